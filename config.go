@@ -1,0 +1,581 @@
+package descopeoidc
+
+import (
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the middleware configuration. Traefik decodes it from the dynamic configuration with mapstructure
+// (keys are case-insensitive, values weakly typed: "true" and "60" arrive as strings, "a,b" becomes a list).
+// Durations are strings such as "90s", "24h" or a number of seconds. Every string value may contain ${ENV_NAME}.
+type Config struct {
+	Issuer                 string            `json:"issuer,omitempty"`
+	ProjectID              string            `json:"projectID,omitempty"`
+	ClientID               string            `json:"clientID,omitempty"`
+	ClientSecret           string            `json:"clientSecret,omitempty"`
+	ClientSecretFile       string            `json:"clientSecretFile,omitempty"`
+	ClientAuthMethod       string            `json:"clientAuthMethod,omitempty"`
+	PrivateKeyFile         string            `json:"privateKeyFile,omitempty"`
+	PrivateKeyID           string            `json:"privateKeyID,omitempty"`
+	SessionSecret          string            `json:"sessionSecret,omitempty"`
+	SessionSecretFile      string            `json:"sessionSecretFile,omitempty"`
+	PreviousSessionSecrets []string          `json:"previousSessionSecrets,omitempty"`
+	CallbackPath           string            `json:"callbackPath,omitempty"`
+	LogoutPath             string            `json:"logoutPath,omitempty"`
+	PostLogoutRedirectURL  string            `json:"postLogoutRedirectURL,omitempty"`
+	RevokeOnLogout         bool              `json:"revokeOnLogout,omitempty"`
+	Scopes                 []string          `json:"scopes,omitempty"`
+	AuthParams             map[string]string `json:"authParams,omitempty"`
+	RequireAZP             bool              `json:"requireAZP"`
+	Leeway                 string            `json:"leeway,omitempty"`
+	ForwardHeaders         map[string]string `json:"forwardHeaders,omitempty"`
+	ForwardAccessToken     bool              `json:"forwardAccessToken,omitempty"`
+	Unauthenticated        string            `json:"unauthenticated,omitempty"`
+	CookieName             string            `json:"cookieName,omitempty"`
+	CookieDomain           string            `json:"cookieDomain,omitempty"`
+	CookiePath             string            `json:"cookiePath,omitempty"`
+	CookieSecure           bool              `json:"cookieSecure"`
+	CookieSameSite         string            `json:"cookieSameSite,omitempty"`
+	SessionMaxAge          string            `json:"sessionMaxAge,omitempty"`
+	SessionIdleTimeout     string            `json:"sessionIdleTimeout,omitempty"`
+	RefreshMargin          string            `json:"refreshMargin,omitempty"`
+	AllowBearerTokens      bool              `json:"allowBearerTokens,omitempty"`
+	BearerAudiences        []string          `json:"bearerAudiences,omitempty"`
+	AcceptedIssuers        []string          `json:"acceptedIssuers,omitempty"`
+	RequiredRoles          []string          `json:"requiredRoles,omitempty"`
+	RequiredPermissions    []string          `json:"requiredPermissions,omitempty"`
+	RequiredMatch          string            `json:"requiredMatch,omitempty"`
+	Tenant                 string            `json:"tenant,omitempty"`
+	ClaimRules             []ClaimRule       `json:"claimRules,omitempty"`
+	ExcludedPaths          []string          `json:"excludedPaths,omitempty"`
+	CAFile                 string            `json:"caFile,omitempty"`
+	InsecureSkipVerify     bool              `json:"insecureSkipVerify,omitempty"`
+	AllowInsecureIssuer    bool              `json:"allowInsecureIssuer,omitempty"`
+	LogLevel               string            `json:"logLevel,omitempty"`
+}
+
+// ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles") to equal one of Equals, or, when the claim is a
+// list, to contain one of Contains. Both may be set; each set one must hold.
+type ClaimRule struct {
+	Claim    string   `json:"claim,omitempty"`
+	Equals   []string `json:"equals,omitempty"`
+	Contains []string `json:"contains,omitempty"`
+}
+
+// CreateConfig returns the default configuration. Traefik calls it before decoding the user's values onto it.
+func CreateConfig() *Config {
+	return &Config{
+		RequireAZP:   true,
+		CookieSecure: true,
+	}
+}
+
+const (
+	descopeBaseURL        = "https://api.descope.com/"
+	defaultCallbackPath   = "/oauth2/callback"
+	defaultLogoutPath     = "/oauth2/logout"
+	defaultCookieName     = "_descopeoidc"
+	minSessionSecretBytes = 32
+	maxSessionChunks      = 8
+)
+
+// Unauthenticated request handling modes.
+const (
+	modeAuto = iota
+	modeRedirect
+	mode401
+)
+
+// settings is everything New derives from Config; it never changes after New.
+type settings struct {
+	issuer, clientID, clientSecret string
+	authMethod                     string
+	assertionKey                   any
+	assertionAlg, assertionKID     string
+	sessionAEADs                   []cipher.AEAD // [0] seals, all open
+	stateAEADs                     []cipher.AEAD
+	callbackPath, logoutPath       string
+	postLogoutURL                  string
+	revokeOnLogout                 bool
+	scope                          string
+	authParams                     url.Values
+	requireAZP                     bool
+	leeway                         time.Duration
+	headers                        []headerRule
+	stripHeaders                   []string
+	keepClaims                     map[string]bool
+	forwardAccessToken             bool
+	unauthMode                     int
+	cookieName, cookieDomain       string
+	cookiePath                     string
+	cookieSecure                   bool
+	sameSite                       http.SameSite
+	maxAge, idleTimeout            time.Duration
+	refreshMargin                  time.Duration
+	bearer                         bool
+	bearerAudiences                []string
+	bearerIssuers                  []string
+	authz                          *authzRules
+	excludedPrefixes               []string
+	excludedRegexps                []*regexp.Regexp
+	client                         *http.Client
+	logLevel                       int
+}
+
+// headerRule sets header name (canonical) from the claim at path.
+type headerRule struct {
+	name string
+	path []string
+}
+
+func newSettings(c *Config) (*settings, error) {
+	if c == nil {
+		return nil, errors.New("missing configuration")
+	}
+	if err := expandConfigEnv(c); err != nil {
+		return nil, err
+	}
+	s := &settings{}
+	steps := []func(*Config, *settings) error{
+		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
+		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveExcluded,
+		deriveTransport, deriveMisc,
+	}
+	for _, step := range steps {
+		if err := step(c, s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} with the environment variable NAME; an unset variable is an error naming the key.
+func expandEnv(key, value string) (string, error) {
+	if !strings.Contains(value, "${") {
+		return value, nil
+	}
+	var missing string
+	out := envRef.ReplaceAllStringFunc(value, func(ref string) string {
+		name := ref[2 : len(ref)-1]
+		v, ok := os.LookupEnv(name)
+		if !ok && missing == "" {
+			missing = name
+		}
+		return v
+	})
+	if missing != "" {
+		return "", fmt.Errorf("%s: environment variable %s is not set", key, missing)
+	}
+	return out, nil
+}
+
+func expandConfigEnv(c *Config) error {
+	fields := []struct {
+		key string
+		p   *string
+	}{
+		{"issuer", &c.Issuer}, {"projectID", &c.ProjectID}, {"clientID", &c.ClientID},
+		{"clientSecret", &c.ClientSecret}, {"clientSecretFile", &c.ClientSecretFile},
+		{"privateKeyFile", &c.PrivateKeyFile}, {"sessionSecret", &c.SessionSecret},
+		{"sessionSecretFile", &c.SessionSecretFile}, {"postLogoutRedirectURL", &c.PostLogoutRedirectURL},
+		{"cookieDomain", &c.CookieDomain}, {"tenant", &c.Tenant}, {"caFile", &c.CAFile},
+		{"callbackPath", &c.CallbackPath}, {"logoutPath", &c.LogoutPath},
+	}
+	for _, f := range fields {
+		v, err := expandEnv(f.key, *f.p)
+		if err != nil {
+			return err
+		}
+		*f.p = strings.TrimSpace(v)
+	}
+	for i, v := range c.PreviousSessionSecrets {
+		e, err := expandEnv("previousSessionSecrets", v)
+		if err != nil {
+			return err
+		}
+		c.PreviousSessionSecrets[i] = e
+	}
+	for k, v := range c.AuthParams {
+		e, err := expandEnv("authParams."+k, v)
+		if err != nil {
+			return err
+		}
+		c.AuthParams[k] = e
+	}
+	return nil
+}
+
+func deriveIdentity(c *Config, s *settings) error {
+	s.issuer = strings.TrimSuffix(c.Issuer, "/")
+	s.clientID = c.ClientID
+	if c.ProjectID != "" {
+		if strings.ContainsAny(c.ProjectID, "/?#: ") {
+			return fmt.Errorf("projectID: %q is not a Descope project ID", c.ProjectID)
+		}
+		if s.issuer == "" {
+			s.issuer = descopeBaseURL + c.ProjectID
+		}
+		if s.clientID == "" {
+			s.clientID = c.ProjectID
+		}
+	}
+	if s.issuer == "" {
+		return errors.New("issuer: required (or set projectID for Descope)")
+	}
+	if s.clientID == "" {
+		return errors.New("clientID: required (or set projectID for Descope)")
+	}
+	u, err := url.Parse(s.issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("issuer: %q is not an absolute http(s) URL without query", s.issuer)
+	}
+	if u.Scheme == "http" && !c.AllowInsecureIssuer && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("issuer: %q must use https (http is allowed only for loopback hosts or with allowInsecureIssuer: true)", s.issuer)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// readSecret returns the inline value or the content of the file; setting both is a conflict.
+func readSecret(key, inline, file string) (string, error) {
+	if inline != "" && file != "" {
+		return "", fmt.Errorf("%s and %sFile: set only one", key, key)
+	}
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%sFile: cannot read %q: %v", key, file, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+func deriveClientAuth(c *Config, s *settings) error {
+	secret, err := readSecret("clientSecret", c.ClientSecret, c.ClientSecretFile)
+	if err != nil {
+		return err
+	}
+	s.clientSecret = secret
+	s.authMethod = strings.ToLower(c.ClientAuthMethod)
+	switch s.authMethod {
+	case "":
+		s.authMethod = "client_secret_basic"
+	case "client_secret_basic", "client_secret_post":
+	case "private_key_jwt":
+		if c.PrivateKeyFile == "" {
+			return errors.New("privateKeyFile: required when clientAuthMethod is private_key_jwt")
+		}
+		key, alg, err := loadPrivateKey(c.PrivateKeyFile)
+		if err != nil {
+			return fmt.Errorf("privateKeyFile: %v", err)
+		}
+		s.assertionKey, s.assertionAlg, s.assertionKID = key, alg, c.PrivateKeyID
+	default:
+		return fmt.Errorf("clientAuthMethod: %q is not one of client_secret_basic, client_secret_post, private_key_jwt", c.ClientAuthMethod)
+	}
+	return nil
+}
+
+func deriveSessionKeys(c *Config, s *settings) error {
+	secret, err := readSecret("sessionSecret", c.SessionSecret, c.SessionSecretFile)
+	if err != nil {
+		return err
+	}
+	if secret == "" {
+		return errors.New("sessionSecret: required (at least 32 bytes; e.g. openssl rand -base64 48), or sessionSecretFile")
+	}
+	secrets := append([]string{secret}, c.PreviousSessionSecrets...)
+	for i, sec := range secrets {
+		key := "sessionSecret"
+		if i > 0 {
+			key = "previousSessionSecrets[" + strconv.Itoa(i-1) + "]"
+		}
+		if len(sec) < minSessionSecretBytes {
+			return fmt.Errorf("%s: must be at least %d bytes, got %d", key, minSessionSecretBytes, len(sec))
+		}
+		sa, err := newAEAD(sec, "session")
+		if err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		st, err := newAEAD(sec, "state")
+		if err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		s.sessionAEADs = append(s.sessionAEADs, sa)
+		s.stateAEADs = append(s.stateAEADs, st)
+	}
+	return nil
+}
+
+func validPath(key, p string) error {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "?#\\ ") {
+		return fmt.Errorf("%s: %q must be an absolute path such as /oauth2/callback", key, p)
+	}
+	return nil
+}
+
+func derivePaths(c *Config, s *settings) error {
+	s.callbackPath = orDefault(c.CallbackPath, defaultCallbackPath)
+	s.logoutPath = orDefault(c.LogoutPath, defaultLogoutPath)
+	if err := validPath("callbackPath", s.callbackPath); err != nil {
+		return err
+	}
+	if err := validPath("logoutPath", s.logoutPath); err != nil {
+		return err
+	}
+	if s.callbackPath == s.logoutPath {
+		return errors.New("logoutPath: must differ from callbackPath")
+	}
+	s.postLogoutURL = orDefault(c.PostLogoutRedirectURL, "/")
+	if _, ok := safeRedirectPath(s.postLogoutURL); !ok {
+		u, err := url.Parse(s.postLogoutURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("postLogoutRedirectURL: %q must be a path on this host or an absolute http(s) URL", s.postLogoutURL)
+		}
+	}
+	s.revokeOnLogout = c.RevokeOnLogout
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+var cookieNameRe = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+func deriveCookie(c *Config, s *settings) error {
+	s.cookieName = orDefault(c.CookieName, defaultCookieName)
+	if !cookieNameRe.MatchString(s.cookieName) {
+		return fmt.Errorf("cookieName: %q contains characters not allowed in a cookie name", s.cookieName)
+	}
+	s.cookieDomain = c.CookieDomain
+	if strings.ContainsAny(s.cookieDomain, "/:; ") {
+		return fmt.Errorf("cookieDomain: %q is not a domain", s.cookieDomain)
+	}
+	s.cookiePath = orDefault(c.CookiePath, "/")
+	if err := validPath("cookiePath", s.cookiePath); err != nil {
+		return err
+	}
+	s.cookieSecure = c.CookieSecure
+	switch strings.ToLower(c.CookieSameSite) {
+	case "", "lax":
+		s.sameSite = http.SameSiteLaxMode
+	case "strict":
+		s.sameSite = http.SameSiteStrictMode
+	case "none":
+		if !c.CookieSecure {
+			return errors.New("cookieSameSite: none requires cookieSecure: true (browsers reject it otherwise)")
+		}
+		s.sameSite = http.SameSiteNoneMode
+	default:
+		return fmt.Errorf("cookieSameSite: %q is not one of lax, strict, none", c.CookieSameSite)
+	}
+	return nil
+}
+
+// parseDuration accepts Go durations ("90s", "24h") and plain seconds ("60").
+func parseDuration(key, v string, def time.Duration) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return def, nil
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("%s: %q must not be negative", key, v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 90s or 24h", key, v)
+	}
+	return d, nil
+}
+
+func deriveDurations(c *Config, s *settings) error {
+	var err error
+	if s.leeway, err = parseDuration("leeway", c.Leeway, 60*time.Second); err != nil {
+		return err
+	}
+	if s.leeway > 10*time.Minute {
+		return fmt.Errorf("leeway: %s is more than 10m", s.leeway)
+	}
+	if s.maxAge, err = parseDuration("sessionMaxAge", c.SessionMaxAge, 24*time.Hour); err != nil {
+		return err
+	}
+	if s.maxAge < time.Minute {
+		return fmt.Errorf("sessionMaxAge: %s is shorter than 1m", s.maxAge)
+	}
+	if s.idleTimeout, err = parseDuration("sessionIdleTimeout", c.SessionIdleTimeout, 0); err != nil {
+		return err
+	}
+	if s.idleTimeout != 0 && s.idleTimeout < time.Minute {
+		return fmt.Errorf("sessionIdleTimeout: %s is shorter than 1m", s.idleTimeout)
+	}
+	if s.refreshMargin, err = parseDuration("refreshMargin", c.RefreshMargin, time.Minute); err != nil {
+		return err
+	}
+	return nil
+}
+
+func deriveScopes(c *Config, s *settings) error {
+	scopes := []string{"openid"}
+	seen := map[string]bool{"openid": true}
+	list := c.Scopes
+	if len(list) == 0 {
+		list = []string{"profile", "email"}
+	}
+	for _, item := range list {
+		for _, sc := range strings.Fields(strings.ReplaceAll(item, ",", " ")) {
+			if !seen[sc] {
+				seen[sc] = true
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	s.scope = strings.Join(scopes, " ")
+	s.authParams = url.Values{}
+	reserved := map[string]bool{
+		"response_type": true, "client_id": true, "redirect_uri": true, "scope": true, "state": true,
+		"nonce": true, "code_challenge": true, "code_challenge_method": true, "response_mode": true,
+	}
+	for k, v := range c.AuthParams {
+		if reserved[strings.ToLower(k)] {
+			return fmt.Errorf("authParams: %q is set by the plugin and cannot be overridden", k)
+		}
+		s.authParams.Set(k, v)
+	}
+	return nil
+}
+
+var headerNameRe = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+func deriveHeaders(c *Config, s *settings) error {
+	fh := c.ForwardHeaders
+	if len(fh) == 0 {
+		fh = map[string]string{"X-Forwarded-User": "sub"}
+	}
+	s.keepClaims = map[string]bool{"sub": true}
+	for name, claim := range fh {
+		if !headerNameRe.MatchString(name) {
+			return fmt.Errorf("forwardHeaders: %q is not a valid header name", name)
+		}
+		canon := http.CanonicalHeaderKey(name)
+		switch canon {
+		case "Cookie", "Host", "Authorization", "Content-Length", "Transfer-Encoding", "Connection":
+			return fmt.Errorf("forwardHeaders: %q cannot be set by the plugin", name)
+		}
+		s.stripHeaders = append(s.stripHeaders, canon)
+		claim = strings.TrimSpace(claim)
+		if claim == "" {
+			continue // an empty claim only strips the header
+		}
+		path := strings.Split(claim, ".")
+		s.keepClaims[path[0]] = true
+		s.headers = append(s.headers, headerRule{name: canon, path: path})
+	}
+	sortHeaderRules(s.headers)
+	s.forwardAccessToken = c.ForwardAccessToken
+	return nil
+}
+
+// sortHeaderRules orders rules by name so that upstream headers are deterministic (insertion sort: a few entries).
+func sortHeaderRules(h []headerRule) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].name < h[j-1].name; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+func deriveBearer(c *Config, s *settings) error {
+	s.bearer = c.AllowBearerTokens
+	s.bearerAudiences = nonEmpty(c.BearerAudiences)
+	if len(s.bearerAudiences) == 0 {
+		s.bearerAudiences = []string{s.clientID}
+	}
+	s.bearerIssuers = append([]string{s.issuer}, nonEmpty(c.AcceptedIssuers)...)
+	return nil
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, v := range in {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func deriveAuthz(c *Config, s *settings) error {
+	a, err := newAuthzRules(c)
+	if err != nil {
+		return err
+	}
+	s.authz = a
+	for _, name := range a.claimNames() {
+		s.keepClaims[name] = true
+	}
+	return nil
+}
+
+func deriveExcluded(c *Config, s *settings) error {
+	for _, p := range nonEmpty(c.ExcludedPaths) {
+		if strings.HasPrefix(p, "^") {
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return fmt.Errorf("excludedPaths: %q is not a valid regular expression: %v", p, err)
+			}
+			s.excludedRegexps = append(s.excludedRegexps, re)
+			continue
+		}
+		if err := validPath("excludedPaths", p); err != nil {
+			return err
+		}
+		s.excludedPrefixes = append(s.excludedPrefixes, p)
+	}
+	return nil
+}
+
+func deriveMisc(c *Config, s *settings) error {
+	s.requireAZP = c.RequireAZP
+	switch strings.ToLower(c.Unauthenticated) {
+	case "", "auto":
+		s.unauthMode = modeAuto
+	case "redirect":
+		s.unauthMode = modeRedirect
+	case "401":
+		s.unauthMode = mode401
+	default:
+		return fmt.Errorf("unauthenticated: %q is not one of auto, redirect, 401", c.Unauthenticated)
+	}
+	lvl, ok := logLevels[strings.ToLower(orDefault(c.LogLevel, "warn"))]
+	if !ok {
+		return fmt.Errorf("logLevel: %q is not one of error, warn, info, debug", c.LogLevel)
+	}
+	s.logLevel = lvl
+	return nil
+}

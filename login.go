@@ -1,0 +1,269 @@
+package descopeoidc
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// startLogin redirects the browser to the provider (authorization code flow with PKCE, state and nonce), after
+// binding the attempt to this browser with a short-lived encrypted cookie.
+func (m *Middleware) startLogin(w http.ResponseWriter, r *http.Request) {
+	md, err := m.p.metadata(r.Context())
+	if err != nil {
+		m.logf(levelWarn, "cannot start login: %v", err)
+		m.unavailable(w)
+		return
+	}
+	state, err1 := randomString(24)
+	nonce, err2 := randomString(24)
+	verifier, err3 := randomString(32)
+	if err1 != nil || err2 != nil || err3 != nil {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	target, ok := safeRedirectPath(r.URL.RequestURI())
+	if !ok {
+		target = "/"
+	}
+	now := m.now()
+	sd := &stateData{State: state, Nonce: nonce, Verifier: verifier, Target: target, Expiry: now.Add(stateTTL).Unix()}
+	if err := m.writeStateCookie(w, sd); err != nil {
+		m.logf(levelError, "writing login cookie: %v", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	authURL, err := url.Parse(md.AuthorizationEndpoint)
+	if err != nil {
+		m.logf(levelError, "authorization_endpoint unusable: %v", err)
+		http.Error(w, "Bad Gateway", http.StatusBadGateway)
+		return
+	}
+	q := authURL.Query()
+	for k, v := range m.s.authParams {
+		q[k] = v
+	}
+	challenge := sha256.Sum256([]byte(verifier))
+	q.Set("response_type", "code")
+	q.Set("client_id", m.s.clientID)
+	q.Set("redirect_uri", m.redirectURI(r))
+	q.Set("scope", m.s.scope)
+	q.Set("state", state)
+	q.Set("nonce", nonce)
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(challenge[:]))
+	q.Set("code_challenge_method", "S256")
+	authURL.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, authURL.String(), http.StatusFound)
+}
+
+// origin is scheme://host of the request as the browser sees it (Traefik sets X-Forwarded-Proto).
+func origin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		if i := strings.IndexByte(p, ','); i >= 0 {
+			p = p[:i]
+		}
+		if p = strings.ToLower(strings.TrimSpace(p)); p == "http" || p == "https" {
+			scheme = p
+		}
+	}
+	return scheme + "://" + r.Host
+}
+
+func (m *Middleware) redirectURI(r *http.Request) string {
+	return origin(r) + m.s.callbackPath
+}
+
+// safeRedirectPath accepts only a path (with query) on this host: never //host, /\host, a scheme or control
+// characters, in raw or percent-decoded form.
+func safeRedirectPath(p string) (string, bool) {
+	if p == "" || p[0] != '/' || len(p) > 4096 {
+		return "", false
+	}
+	if strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t\x00") {
+		return "", false
+	}
+	if dec, err := url.PathUnescape(p); err != nil || strings.HasPrefix(dec, "//") || strings.ContainsAny(dec, "\\\r\n\t\x00") {
+		return "", false
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "", false
+	}
+	return p, true
+}
+
+// handleCallback finishes a login: state check first, then the code exchange, ID token verification and the session.
+func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	q := r.URL.Query()
+	state := q.Get("state")
+	if e := q.Get("error"); e != "" {
+		m.logf(levelWarn, "provider returned error %q on login", truncate(e, 64))
+		if state != "" {
+			m.clearStateCookie(w, state)
+		}
+		writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
+			"The identity provider did not sign you in. You can try again.", "/", "Try again")
+		return
+	}
+	if state == "" || q.Get("code") == "" {
+		m.loginFailed(w, http.StatusBadRequest, errors.New("callback without state or code"))
+		return
+	}
+	now := m.now()
+	sd, err := m.readStateCookie(r, state, now)
+	if err != nil {
+		m.loginFailed(w, http.StatusBadRequest, err)
+		return
+	}
+	m.clearStateCookie(w, state)
+	if !m.states.use(state, sd.Expiry, now.Unix()) {
+		m.loginFailed(w, http.StatusBadRequest, errors.New("replayed callback: state already used"))
+		return
+	}
+	cookie, err := m.exchange(r, sd, q.Get("code"))
+	if err != nil {
+		m.exchangeFailed(w, err)
+		return
+	}
+	if err := m.writeSessionCookie(w, r, cookie); err != nil {
+		m.logf(levelError, "login: %v", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, sd.Target, http.StatusFound)
+}
+
+// exchange redeems the code (with the PKCE verifier), verifies the ID token and returns the sealed session.
+func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (string, error) {
+	ctx := r.Context()
+	md, err := m.p.metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {m.redirectURI(r)}, "code_verifier": {sd.Verifier},
+	}
+	tr, err := m.tokenRequest(ctx, md.TokenEndpoint, form)
+	if err != nil {
+		return "", err
+	}
+	if tr.IDToken == "" {
+		return "", errors.New("token response has no id_token (is the openid scope allowed for this client?)")
+	}
+	claims, err := m.verify(ctx, tr.IDToken, m.idTokenOpts(sd.Nonce))
+	if err != nil {
+		return "", err
+	}
+	now := m.now()
+	d := &sessionData{
+		Claims: m.keepClaims(claims), IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
+		Expiry: tokenExpiry(tr, claims, now), Created: now.Unix(), Seen: now.Unix(),
+	}
+	return m.sealSession(d)
+}
+
+func (m *Middleware) exchangeFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, errProviderUnavailable) {
+		m.logf(levelWarn, "login: %v", err)
+		m.unavailable(w)
+		return
+	}
+	m.loginFailed(w, http.StatusUnauthorized, err)
+}
+
+func (m *Middleware) loginFailed(w http.ResponseWriter, status int, err error) {
+	m.logf(levelWarn, "login failed: %v", err)
+	writePage(w, status, "Sign-in failed", "Your sign-in could not be completed. Please try again.", "/", "Try again")
+}
+
+// handleLogout ends the session. POST always works (with an Origin check); a GET works only when the browser says
+// it is not cross-site (Sec-Fetch-Site same-origin or none), else it shows a confirmation button: no logout CSRF.
+func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch r.Method {
+	case http.MethodPost:
+		if o := r.Header.Get("Origin"); o != "" && o != origin(r) {
+			m.logf(levelWarn, "logout refused: cross-origin POST")
+			writeJSONError(w, http.StatusForbidden, "forbidden")
+			return
+		}
+	case http.MethodGet, http.MethodHead:
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "same-origin" && site != "none" {
+			writeLogoutConfirm(w, m.s.logoutPath)
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	var d *sessionData
+	if raw, err := m.readSessionCookie(r); err == nil {
+		m.sessions.remove(cacheKey(raw))
+		d, _ = m.openSession(raw)
+	}
+	m.clearSessionCookie(w, r)
+	http.Redirect(w, r, m.logoutTarget(r, d), http.StatusSeeOther)
+}
+
+// logoutTarget is the provider's end_session_endpoint when it has one, else the post-logout URL.
+func (m *Middleware) logoutTarget(r *http.Request, d *sessionData) string {
+	after := m.s.postLogoutURL
+	if strings.HasPrefix(after, "/") {
+		after = origin(r) + after
+	}
+	md, err := m.p.metadata(r.Context())
+	if err != nil {
+		m.logf(levelWarn, "logout without provider: %v", err)
+		return after
+	}
+	if d != nil && m.s.revokeOnLogout && md.RevocationEndpoint != "" && d.RefreshToken != "" {
+		if err := m.revoke(r.Context(), md.RevocationEndpoint, d.RefreshToken, "refresh_token"); err != nil {
+			m.logf(levelWarn, "revoking refresh token: %v", err)
+		}
+	}
+	if md.EndSessionEndpoint == "" {
+		return after
+	}
+	u, err := url.Parse(md.EndSessionEndpoint)
+	if err != nil {
+		return after
+	}
+	q := u.Query()
+	if d != nil && d.IDToken != "" {
+		q.Set("id_token_hint", d.IDToken)
+	}
+	q.Set("client_id", m.s.clientID)
+	q.Set("post_logout_redirect_uri", after)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func writeLogoutConfirm(w http.ResponseWriter, logoutPath string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>Sign out</title></head><body>` +
+		`<form method="post" action="` + html.EscapeString(logoutPath) + `"><p>Sign out of this site?</p>` +
+		`<button type="submit" id="logout">Sign out</button></form></body></html>`))
+}
+
+// writePage answers a browser with a small HTML page; every dynamic part is escaped.
+func writePage(w http.ResponseWriter, status int, title, msg, link, linkText string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>` + html.EscapeString(title) +
+		`</title></head><body><h1>` + html.EscapeString(title) + `</h1><p>` + html.EscapeString(msg) +
+		`</p><p><a id="retry" href="` + html.EscapeString(link) + `">` + html.EscapeString(linkText) + `</a></p></body></html>`))
+}

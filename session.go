@@ -1,0 +1,258 @@
+package descopeoidc
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookies hold AES-256-GCM sealed JSON. The key for each purpose ("session", "state") is
+// HMAC-SHA256(secret, "descopeoidc/v1/"+purpose), and the purpose is the GCM additional data too,
+// so a state cookie can never be replayed as a session cookie.
+
+const (
+	maxCookieChunk = 3500 // bytes of value per cookie; browsers cap a cookie at ~4096 with its attributes
+	stateTTL       = 10 * time.Minute
+)
+
+var (
+	errNoCookie  = errors.New("no cookie")
+	errBadCookie = errors.New("cookie does not decrypt with any configured session secret")
+)
+
+func newAEAD(secret, purpose string) (cipher.AEAD, error) {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("descopeoidc/v1/" + purpose))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func seal(aead cipher.AEAD, purpose string, plaintext []byte) (string, error) {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	out := aead.Seal(nonce, nonce, plaintext, []byte(purpose))
+	return base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// open tries every key, the current one first, so that cookies sealed with a previous secret still work.
+func open(aeads []cipher.AEAD, purpose, value string) ([]byte, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil {
+		return nil, errBadCookie
+	}
+	for _, aead := range aeads {
+		ns := aead.NonceSize()
+		if len(raw) < ns+aead.Overhead() {
+			return nil, errBadCookie
+		}
+		if pt, err := aead.Open(nil, raw[:ns], raw[ns:], []byte(purpose)); err == nil {
+			return pt, nil
+		}
+	}
+	return nil, errBadCookie
+}
+
+// sessionData is what the session cookie holds: only what the plugin needs. Exported, tagged fields only: under
+// Yaegi, encoding/json would also marshal unexported fields.
+type sessionData struct {
+	Claims       map[string]any `json:"c"`
+	IDToken      string         `json:"i,omitempty"`
+	AccessToken  string         `json:"a,omitempty"`
+	RefreshToken string         `json:"r,omitempty"`
+	Expiry       int64          `json:"e"`           // unix seconds: when the tokens expire
+	Created      int64          `json:"t"`           // unix seconds: login time, for sessionMaxAge
+	Seen         int64          `json:"s,omitempty"` // unix seconds: last activity, for sessionIdleTimeout
+}
+
+// stateData is what a login-attempt cookie holds.
+type stateData struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Target   string `json:"t"`
+	Expiry   int64  `json:"e"`
+}
+
+func (m *Middleware) sealSession(d *sessionData) (string, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	return seal(m.s.sessionAEADs[0], "session", b)
+}
+
+func (m *Middleware) openSession(value string) (*sessionData, error) {
+	pt, err := open(m.s.sessionAEADs, "session", value)
+	if err != nil {
+		return nil, err
+	}
+	d := &sessionData{}
+	if err := json.Unmarshal(pt, d); err != nil {
+		return nil, errBadCookie
+	}
+	if d.Created == 0 || d.Expiry == 0 {
+		return nil, errBadCookie
+	}
+	return d, nil
+}
+
+func (m *Middleware) newCookie(name, value, path string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		Domain:   m.s.cookieDomain,
+		MaxAge:   maxAge,
+		Secure:   m.s.cookieSecure,
+		HttpOnly: true,
+		SameSite: m.s.sameSite,
+	}
+}
+
+func (m *Middleware) chunkName(i int) string {
+	if i == 0 {
+		return m.s.cookieName
+	}
+	return m.s.cookieName + "_" + strconv.Itoa(i)
+}
+
+// readSessionCookie returns the sealed session value, reassembled from its chunks. A chunked value is stored as
+// "<n>.<chunk0>" in the main cookie and the rest in <name>_1 … <name>_<n-1>; base64url never contains '.'.
+func (m *Middleware) readSessionCookie(r *http.Request) (string, error) {
+	c, err := r.Cookie(m.s.cookieName)
+	if err != nil {
+		return "", errNoCookie
+	}
+	dot := strings.IndexByte(c.Value, '.')
+	if dot < 0 {
+		return c.Value, nil
+	}
+	n, err := strconv.Atoi(c.Value[:dot])
+	if err != nil || n < 2 || n > maxSessionChunks {
+		return "", errBadCookie
+	}
+	parts := make([]string, n)
+	parts[0] = c.Value[dot+1:]
+	for i := 1; i < n; i++ {
+		ci, err := r.Cookie(m.chunkName(i))
+		if err != nil {
+			return "", errBadCookie
+		}
+		parts[i] = ci.Value
+	}
+	return strings.Join(parts, ""), nil
+}
+
+// writeSessionCookie sets the session, in chunks when needed, and expires chunks left over from a larger one.
+func (m *Middleware) writeSessionCookie(w http.ResponseWriter, r *http.Request, value string) error {
+	n := (len(value) + maxCookieChunk - 1) / maxCookieChunk
+	if n > maxSessionChunks {
+		return errors.New("session is too large for " + strconv.Itoa(maxSessionChunks) + " cookies; forward fewer claims")
+	}
+	maxAge := int(m.s.maxAge / time.Second)
+	if n <= 1 {
+		http.SetCookie(w, m.newCookie(m.s.cookieName, value, m.s.cookiePath, maxAge))
+	} else {
+		for i := 0; i < n; i++ {
+			end := (i + 1) * maxCookieChunk
+			if end > len(value) {
+				end = len(value)
+			}
+			part := value[i*maxCookieChunk : end]
+			if i == 0 {
+				part = strconv.Itoa(n) + "." + part
+			}
+			http.SetCookie(w, m.newCookie(m.chunkName(i), part, m.s.cookiePath, maxAge))
+		}
+	}
+	m.expireChunks(w, r, n)
+	return nil
+}
+
+// expireChunks deletes the chunk cookies from index `from` on that the browser sent.
+func (m *Middleware) expireChunks(w http.ResponseWriter, r *http.Request, from int) {
+	if from < 1 {
+		from = 1
+	}
+	for i := from; i < maxSessionChunks; i++ {
+		if _, err := r.Cookie(m.chunkName(i)); err == nil {
+			http.SetCookie(w, m.newCookie(m.chunkName(i), "", m.s.cookiePath, -1))
+		}
+	}
+}
+
+// clearSessionCookie deletes the session and every chunk.
+func (m *Middleware) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, m.newCookie(m.s.cookieName, "", m.s.cookiePath, -1))
+	m.expireChunks(w, r, 1)
+}
+
+// stateCookieName binds a login attempt to its own cookie, so that parallel logins in several tabs don't clash.
+func (m *Middleware) stateCookieName(state string) string {
+	if len(state) > 16 {
+		state = state[:16]
+	}
+	return m.s.cookieName + "_state_" + state
+}
+
+func (m *Middleware) writeStateCookie(w http.ResponseWriter, d *stateData) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	v, err := seal(m.s.stateAEADs[0], "state", b)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, m.newCookie(m.stateCookieName(d.State), v, m.s.callbackPath, int(stateTTL/time.Second)))
+	return nil
+}
+
+func (m *Middleware) clearStateCookie(w http.ResponseWriter, state string) {
+	http.SetCookie(w, m.newCookie(m.stateCookieName(state), "", m.s.callbackPath, -1))
+}
+
+// readStateCookie returns the login attempt for state; it must match exactly and not be expired.
+func (m *Middleware) readStateCookie(r *http.Request, state string, now time.Time) (*stateData, error) {
+	c, err := r.Cookie(m.stateCookieName(state))
+	if err != nil {
+		return nil, errors.New("no login cookie for this state (expired, other browser, or replayed callback)")
+	}
+	pt, err := open(m.s.stateAEADs, "state", c.Value)
+	if err != nil {
+		return nil, err
+	}
+	d := &stateData{}
+	if err := json.Unmarshal(pt, d); err != nil {
+		return nil, errBadCookie
+	}
+	if !hmac.Equal([]byte(d.State), []byte(state)) {
+		return nil, errors.New("state does not match the login cookie")
+	}
+	if now.Unix() > d.Expiry {
+		return nil, errors.New("login attempt expired")
+	}
+	return d, nil
+}
+
+func randomString(nBytes int) (string, error) {
+	b := make([]byte, nBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
