@@ -147,14 +147,14 @@ func (u *usedStates) use(state string, expiry, now int64) bool {
 				delete(u.m, k)
 			}
 		}
-	}
-	drop := len(u.m) - maxUsedStates + maxUsedStates/10
-	for k := range u.m {
-		if drop <= 0 {
-			break
+		drop := len(u.m) - maxUsedStates + maxUsedStates/10 // only when still full: never below the limit
+		for k := range u.m {
+			if drop <= 0 {
+				break
+			}
+			delete(u.m, k) // flooded: forget some; the deleted login cookie still stops a browser replay
+			drop--
 		}
-		delete(u.m, k) // flooded: forget some; the deleted login cookie still stops a browser replay
-		drop--
 	}
 	u.m[state] = expiry
 	return true

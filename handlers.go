@@ -42,7 +42,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request) {
 		}
 		e = e.next.e
 	}
-	if now >= e.refreshAt {
+	if now >= e.refreshAt && now < e.endAt { // a session past its max age or idle timeout is not refreshed
 		e = m.refresh(w, r, key, e, now)
 		if e == nil {
 			return
@@ -126,10 +126,16 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, e *entry, now
 func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) *entry {
 	f, leader := m.sessions.joinRefresh(key)
 	if leader {
-		ctx, cancel := context.WithTimeout(context.Background(), httpTimeout) // shared by all waiters
-		f.rep, f.err = m.doRefresh(ctx, e)
-		cancel()
-		m.settleRefresh(key, e, f, now)
+		if cur := m.sessions.get(key); cur != nil && cur.next != nil {
+			// Another request finished refreshing this session after e was read: reuse its result rather than
+			// spend the refresh token again (the provider may have rotated it away).
+			f.rep = cur.next
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), httpTimeout) // shared by all waiters
+			f.rep, f.err = m.doRefresh(ctx, e)
+			cancel()
+			m.settleRefresh(key, e, f, now)
+		}
 		m.sessions.finishRefresh(key, f)
 	}
 	select {

@@ -62,7 +62,7 @@ func rawJWT(t *testing.T, header, claims map[string]any) string {
 func TestVerifyClaimsAndAlgorithms(t *testing.T) {
 	f := newFakeIdP(t)
 	f.set(func(f *fakeIdP) { f.algs = append(f.algs, "HS256", "none") }) // advertised or not, never accepted
-	otherKey := newTestKey(t, "RS256", "k1", 1)                           // same kid, different key
+	otherKey := newTestKey(t, "RS256", "k1", 1)                          // same kid, different key
 	strictMW, _ := newMW(t, f, f.config())
 	lax := f.config()
 	lax.RequireAZP = false

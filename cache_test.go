@@ -1,0 +1,139 @@
+package descopeoidc
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCacheKeyIsAHash(t *testing.T) {
+	secret := strings.Repeat("cookie-value", 100)
+	k := cacheKey(secret)
+	if len(k) != 32 || strings.Contains(k, "cookie-value") {
+		t.Errorf("cacheKey is %d bytes / holds the value", len(k))
+	}
+	if cacheKey(secret+"x") == k || cacheKey(secret) != k {
+		t.Error("cacheKey is not a deterministic hash")
+	}
+}
+
+func TestEntryCacheEviction(t *testing.T) {
+	const now = 1000
+	c := newEntryCache(10)
+	for i := 0; i < 10; i++ {
+		end := int64(now + 100)
+		if i%2 == 0 {
+			end = now - 1 // expired
+		}
+		c.put("k"+strconv.Itoa(i), &entry{endAt: end}, now)
+	}
+	c.put("new", &entry{endAt: now + 100}, now)
+	if len(c.m) != 6 || c.get("new") == nil {
+		t.Fatalf("after eviction %d entries, want the 5 live ones and the new one", len(c.m))
+	}
+	for i := 1; i < 10; i += 2 {
+		if c.get("k"+strconv.Itoa(i)) == nil {
+			t.Errorf("live entry k%d evicted while expired ones were available", i)
+		}
+	}
+	for i := 0; i < 20; i++ { // only live entries: the cache drops some but never grows past max
+		c.put("live"+strconv.Itoa(i), &entry{endAt: now + 100}, now)
+		if len(c.m) > 10 {
+			t.Fatalf("cache grew to %d", len(c.m))
+		}
+	}
+	if c.get("live19") == nil {
+		t.Error("the entry just put is missing")
+	}
+}
+
+func TestEntryCacheReplaceIf(t *testing.T) {
+	c := newEntryCache(10)
+	a, b, x := &entry{}, &entry{}, &entry{}
+	c.put("k", a, 0)
+	c.replaceIf("k", x, b) // x is not current: no change
+	if c.get("k") != a {
+		t.Error("replaced although the entry changed concurrently")
+	}
+	c.replaceIf("k", a, b)
+	if c.get("k") != b {
+		t.Error("not replaced")
+	}
+	c.remove("k")
+	c.replaceIf("k", a, x)
+	if c.get("k") != x {
+		t.Error("a missing entry is not stored")
+	}
+}
+
+func TestRefreshFlights(t *testing.T) {
+	c := newEntryCache(10)
+	f1, leader := c.joinRefresh("k")
+	if !leader {
+		t.Fatal("first caller is not the leader")
+	}
+	f2, leader2 := c.joinRefresh("k")
+	if leader2 || f2 != f1 {
+		t.Fatal("second caller did not join the flight")
+	}
+	if _, other := c.joinRefresh("other"); !other {
+		t.Error("flights for different sessions are shared")
+	}
+	c.finishRefresh("k", f1)
+	select {
+	case <-f2.done:
+	default:
+		t.Fatal("waiters not released")
+	}
+	if f3, leader3 := c.joinRefresh("k"); !leader3 || f3 == f1 {
+		t.Error("a finished flight is joined again")
+	}
+}
+
+func TestUsedStates(t *testing.T) {
+	const now = 1000
+	u := newUsedStates()
+	if !u.use("s1", now+600, now) {
+		t.Fatal("fresh state refused")
+	}
+	if u.use("s1", now+600, now) {
+		t.Fatal("state redeemed twice")
+	}
+
+	// Many logins, none expired, below the limit: every one stays remembered.
+	u = newUsedStates()
+	n := maxUsedStates - maxUsedStates/20
+	for i := 0; i < n; i++ {
+		u.use("s"+strconv.Itoa(i), now+600, now)
+	}
+	forgotten := 0
+	for i := 0; i < n; i++ {
+		if u.use("s"+strconv.Itoa(i), now+600, now) {
+			forgotten++
+		}
+	}
+	if forgotten != 0 {
+		t.Errorf("%d of %d redeemed states forgotten below the limit", forgotten, n)
+	}
+
+	// Full of expired states: they are dropped first.
+	u = newUsedStates()
+	for i := 0; i < maxUsedStates; i++ {
+		u.use("old"+strconv.Itoa(i), now-1, now-600)
+	}
+	if !u.use("fresh", now+600, now) || len(u.m) != 1 {
+		t.Errorf("expired states not cleaned: %d left", len(u.m))
+	}
+
+	// Flooded with live states: it forgets some, never grows past the limit, and still records the new one.
+	u = newUsedStates()
+	for i := 0; i < maxUsedStates+50; i++ {
+		u.use("live"+strconv.Itoa(i), now+600, now)
+		if len(u.m) > maxUsedStates {
+			t.Fatalf("grew to %d", len(u.m))
+		}
+	}
+	if u.use("live"+strconv.Itoa(maxUsedStates+49), now+600, now) {
+		t.Error("the latest state is forgotten")
+	}
+}

@@ -1,0 +1,214 @@
+package descopeoidc
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewBuildsMiddleware(t *testing.T) {
+	h, err := New(context.Background(), http.NotFoundHandler(), baseConfig(), "router-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := h.(*Middleware)
+	if !ok || m.name != "router-a" || m.next == nil || m.p == nil || m.sessions == nil || m.bearers == nil || m.states == nil {
+		t.Fatalf("New returned %T %+v", h, h)
+	}
+	if _, err := New(context.Background(), http.NotFoundHandler(), nil, "x"); err == nil {
+		t.Error("nil config accepted")
+	}
+}
+
+func TestServeHTTPRoutesOwnPaths(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.CallbackPath, cfg.LogoutPath = "/auth/cb", "/auth/out"
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+
+	rec := b.get("/oauth2/callback?code=x&state=y") // the default path is an ordinary page now
+	if rec.Code != http.StatusFound {
+		t.Errorf("default callback path: %d", rec.Code)
+	}
+	if got := mustLocation(t, rec).Query().Get("redirect_uri"); got != appOrigin+"/auth/cb" {
+		t.Errorf("redirect_uri %q", got)
+	}
+	if rec := b.get("/auth/cb?code=x&state=y"); rec.Code != http.StatusBadRequest {
+		t.Errorf("callback path: %d", rec.Code)
+	}
+	if rec := b.get("/auth/out"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `action="/auth/out"`) {
+		t.Errorf("logout path: %d", rec.Code)
+	}
+	b.login("/somewhere")
+	if rec := b.get("/somewhere"); rec.Code != http.StatusOK || up.count() != 1 {
+		t.Errorf("after login with custom paths: %d", rec.Code)
+	}
+}
+
+func TestExcludedPathsPassThroughWithoutIdentity(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.ExcludedPaths = []string{"/health", `^/static/.*\.css$`}
+	cfg.ForwardHeaders = map[string]string{"X-Forwarded-User": "sub", "X-Legacy-User": ""}
+	m, up := newMW(t, f, cfg)
+	cases := []struct {
+		path     string
+		excluded bool
+	}{
+		{"/health", true},
+		{"/health/live", true},
+		{"/static/site.css", true},
+		{"/static/site.js", false},
+		{"/app/static/site.css", false},
+		{"/", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			before := up.count()
+			r := httptest.NewRequest(http.MethodGet, appOrigin+tc.path, nil)
+			r.Header.Set("Accept", "text/html")
+			r.Header.Set("X-Forwarded-User", "admin")
+			r.Header.Set("x-legacy-user", "admin")
+			rec := serve(m, r)
+			if !tc.excluded {
+				if rec.Code != http.StatusFound || up.count() != before {
+					t.Errorf("protected path: status %d", rec.Code)
+				}
+				return
+			}
+			if rec.Code != http.StatusOK || up.count() != before+1 {
+				t.Fatalf("excluded path: status %d", rec.Code)
+			}
+			h := up.last()
+			if _, ok := h["X-Forwarded-User"]; ok {
+				t.Error("forged X-Forwarded-User reached upstream on an excluded path")
+			}
+			if _, ok := h["X-Legacy-User"]; ok {
+				t.Error("strip-only header reached upstream")
+			}
+		})
+	}
+	if f.discoveryHits.Load() == 0 {
+		t.Error("protected paths never started a login")
+	}
+}
+
+func TestStripOwnCookies(t *testing.T) {
+	m := sessionMW(t, func(c *Config) { c.CookieName = "sess" })
+	cases := []struct{ in, want string }{
+		{"sess=a; theme=dark; sess_1=b; sess_state_abc=c; other=1", "theme=dark; other=1"},
+		{"sess=a; sess_2=b", ""},
+		{"session=x; sessx=y", "session=x; sessx=y"},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", tc.in)
+		m.stripOwnCookies(r)
+		got, present := r.Header["Cookie"]
+		if tc.want == "" {
+			if present {
+				t.Errorf("%q: Cookie header %v kept", tc.in, got)
+			}
+			continue
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q: upstream Cookie %v, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// captureOutput returns what fn writes to stdout and stderr (the plugin logs there).
+func captureOutput(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = w, w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	defer func() {
+		os.Stdout, os.Stderr = stdout, stderr
+	}()
+	fn()
+	os.Stdout, os.Stderr = stdout, stderr
+	w.Close()
+	return <-done
+}
+
+func TestLogsNeverContainSecrets(t *testing.T) {
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) { f.rotateRefresh = true })
+	cfg := f.config()
+	cfg.LogLevel = "debug"
+	cfg.AllowBearerTokens = true
+	m, _ := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	var secrets []string
+	out := captureOutput(t, func() {
+		b.login("/")
+		d := b.session()
+		secrets = append(secrets, d.IDToken, d.AccessToken, d.RefreshToken, b.cookie(m.s.cookieName).Value)
+		// a failing refresh, a rejected bearer token, a replayed code and a broken cookie
+		f.set(func(f *fakeIdP) { f.refreshError = "invalid_grant" })
+		f.clock.Advance(250 * time.Second)
+		b.get("/")
+		expired := f.idClaims("")
+		expired["exp"] = f.clock.Now().Unix() - 3600
+		bad := f.mint(expired)
+		secrets = append(secrets, bad)
+		serve(m, bearerRequest(bad))
+		b2 := newBrowser(t, m)
+		cb := startLogin(t, b2, "/")
+		u, _ := url.Parse(cb)
+		secrets = append(secrets, u.Query().Get("code"))
+		f.set(func(f *fakeIdP) {
+			f.tokenHook = func(w http.ResponseWriter, r *http.Request, _ url.Values) bool {
+				writeJSON(w, 400, map[string]string{"error": "invalid_grant"})
+				return true
+			}
+		})
+		b2.get(cb)
+		r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+		r.AddCookie(&http.Cookie{Name: m.s.cookieName, Value: "broken-cookie-value"})
+		serve(m, r)
+		secrets = append(secrets, "broken-cookie-value", testClientSecret, testSessionKey)
+	})
+	if !strings.Contains(out, "descopeoidc[test] level=") {
+		t.Fatalf("nothing logged at debug level: %q", out)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("log output contains a secret (%.12s…)", s)
+		}
+	}
+}
+
+func TestLogLevelFilters(t *testing.T) {
+	f := newFakeIdP(t)
+	for _, tc := range []struct {
+		level string
+		want  bool
+	}{{"error", false}, {"warn", true}} {
+		cfg := f.config()
+		cfg.LogLevel = tc.level
+		m, _ := newMW(t, f, cfg)
+		out := captureOutput(t, func() {
+			newBrowser(t, m).get("/oauth2/callback?error=access_denied") // logged at warn
+		})
+		if got := strings.Contains(out, "level=warn"); got != tc.want {
+			t.Errorf("logLevel %s: warning logged = %v (%q)", tc.level, got, out)
+		}
+	}
+}

@@ -1,0 +1,686 @@
+package descopeoidc
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestUnauthenticatedAPIRequestsGet401(t *testing.T) {
+	f := newFakeIdP(t)
+	m, up := newMW(t, f, f.config())
+	cases := []struct {
+		name   string
+		header map[string]string
+	}{
+		{"Accept JSON", map[string]string{"Accept": "application/json"}},
+		{"XMLHttpRequest", map[string]string{"X-Requested-With": "XMLHttpRequest", "Accept": "*/*"}},
+		{"fetch (Sec-Fetch-Mode cors)", map[string]string{"Sec-Fetch-Mode": "cors", "Accept": "text/html"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, appOrigin+"/api/items", nil)
+			for k, v := range tc.header {
+				r.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			m.ServeHTTP(rec, r)
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="test"` {
+				t.Errorf("WWW-Authenticate %q", got)
+			}
+			if rec.Header().Get("Location") != "" || len(rec.Result().Cookies()) != 0 {
+				t.Error("API request got a login redirect or cookies")
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" || !strings.Contains(rec.Body.String(), `"unauthorized"`) {
+				t.Errorf("body %q (%s)", rec.Body.String(), ct)
+			}
+		})
+	}
+	if up.count() != 0 || f.discoveryHits.Load() != 0 {
+		t.Errorf("upstream %d, discovery %d", up.count(), f.discoveryHits.Load())
+	}
+
+	// unauthenticated: 401 answers browsers with 401 too; redirect sends API clients to login.
+	cfg := f.config()
+	cfg.Unauthenticated = "401"
+	m401, _ := newMW(t, f, cfg)
+	rec := newBrowser(t, m401).get("/")
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("unauthenticated=401, browser: %d", rec.Code)
+	}
+	cfg = f.config()
+	cfg.Unauthenticated = "redirect"
+	mRedirect, _ := newMW(t, f, cfg)
+	r := httptest.NewRequest(http.MethodGet, appOrigin+"/api", nil)
+	r.Header.Set("Accept", "application/json")
+	rec = httptest.NewRecorder()
+	mRedirect.ServeHTTP(rec, r)
+	if rec.Code != http.StatusFound {
+		t.Errorf("unauthenticated=redirect, API: %d", rec.Code)
+	}
+}
+
+func TestBadSessionCookieIsCleared(t *testing.T) {
+	f := newFakeIdP(t)
+	m, up := newMW(t, f, f.config())
+	for _, value := range []string{"garbage", "3.abc", mustSeal(t, m, `{"c":{"sub":"x"},"e":1}`)} {
+		r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+		r.Header.Set("Accept", "text/html")
+		r.AddCookie(&http.Cookie{Name: defaultCookieName, Value: value})
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		if rec.Code != http.StatusFound {
+			t.Errorf("cookie %q: status %d", value, rec.Code)
+		}
+		if c := setCookies(rec)[defaultCookieName]; c == nil || c.MaxAge >= 0 {
+			t.Errorf("cookie %q not cleared", value)
+		}
+	}
+	if up.count() != 0 {
+		t.Error("upstream reached with a bad cookie")
+	}
+}
+
+func TestChunkedSessionEndToEnd(t *testing.T) {
+	f := newFakeIdP(t)
+	bio := strings.Repeat("a long biography ", 500)
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"bio": bio} })
+	cfg := f.config()
+	cfg.ForwardHeaders = map[string]string{"X-Forwarded-User": "sub", "X-Bio": "bio"}
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	b.login("/")
+	if b.cookie(m.chunkName(1)) == nil || b.cookie(m.chunkName(2)) == nil {
+		t.Fatal("large session not chunked")
+	}
+	r := b.request(http.MethodGet, "/")
+	r.AddCookie(&http.Cookie{Name: "keep", Value: "me"})
+	if rec := b.do(r); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if up.last().Get("X-Bio") != bio || up.last().Get("Cookie") != "keep=me" {
+		t.Errorf("upstream Cookie %q, X-Bio %d bytes", up.last().Get("Cookie"), len(up.last().Get("X-Bio")))
+	}
+
+	// A missing chunk is no session: login again, and every chunk the browser sent is deleted.
+	r = httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+	r.Header.Set("Accept", "text/html")
+	for _, c := range b.jar.Cookies(r.URL) {
+		if c.Name != m.chunkName(1) {
+			r.AddCookie(c)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, r)
+	if rec.Code != http.StatusFound {
+		t.Errorf("missing chunk: status %d", rec.Code)
+	}
+	set := setCookies(rec)
+	if c := set[m.chunkName(0)]; c == nil || c.MaxAge >= 0 {
+		t.Error("main cookie not cleared")
+	}
+	if c := set[m.chunkName(2)]; c == nil || c.MaxAge >= 0 {
+		t.Error("chunk 2 not cleared")
+	}
+}
+
+// loggedIn returns a fake provider that rotates refresh tokens, a middleware and a browser with a fresh session.
+func loggedIn(t *testing.T, mutate func(c *Config)) (*fakeIdP, *Middleware, *upstream, *browser) {
+	t.Helper()
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) { f.rotateRefresh = true })
+	cfg := f.config()
+	if mutate != nil {
+		mutate(cfg)
+	}
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	b.login("/")
+	return f, m, up, b
+}
+
+func (b *browser) session() *sessionData {
+	b.t.Helper()
+	raw, err := b.m.readSessionCookie(b.request(http.MethodGet, "/"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	d, err := b.m.openSession(raw)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return d
+}
+
+func TestRefreshNearExpiry(t *testing.T) {
+	f, m, up, b := loggedIn(t, nil) // tokens last 300s, refresh margin 60s
+	oldRT := b.session().RefreshToken
+	oldCookie := b.cookie(m.s.cookieName)
+
+	f.clock.Advance(200 * time.Second)
+	if rec := b.get("/a"); rec.Code != http.StatusOK || len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("before the margin: status %d cookies %d", rec.Code, len(rec.Result().Cookies()))
+	}
+	if n := f.tokenHits.Load(); n != 1 {
+		t.Fatalf("refreshed too early: %d token requests", n)
+	}
+
+	f.clock.Advance(45 * time.Second) // 55s left
+	rec := b.get("/b")
+	if rec.Code != http.StatusOK || up.count() != 2 {
+		t.Fatalf("status %d, upstream %d", rec.Code, up.count())
+	}
+	reqs := f.tokenRequests()
+	if len(reqs) != 2 || reqs[1].Form.Get("grant_type") != "refresh_token" || reqs[1].Form.Get("refresh_token") != oldRT || !reqs[1].BasicOK {
+		t.Fatalf("refresh request %+v", reqs[len(reqs)-1])
+	}
+	newCookie := setCookies(rec)[m.s.cookieName]
+	if newCookie == nil || newCookie.Value == oldCookie.Value {
+		t.Fatal("refreshed session not sent to the browser")
+	}
+	d := b.session()
+	if d.RefreshToken == oldRT || d.Expiry != f.clock.Now().Unix()+300 || d.AccessToken == "" {
+		t.Errorf("refreshed session %+v", d)
+	}
+
+	// The new session needs no refresh; a request still carrying the old cookie is served and updated, without a
+	// second refresh (the old refresh token was rotated away).
+	if rec := b.get("/c"); rec.Code != http.StatusOK {
+		t.Errorf("new cookie: %d", rec.Code)
+	}
+	r := httptest.NewRequest(http.MethodGet, appOrigin+"/d", nil)
+	r.AddCookie(oldCookie)
+	rec = httptest.NewRecorder()
+	m.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK || setCookies(rec)[m.s.cookieName] == nil || setCookies(rec)[m.s.cookieName].Value != newCookie.Value {
+		t.Errorf("old cookie after refresh: status %d, cookies %v", rec.Code, rec.Result().Cookies())
+	}
+	if n := f.tokenHits.Load(); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}
+
+func TestConcurrentRequestsRefreshOnce(t *testing.T) {
+	f, m, up, b := loggedIn(t, nil)
+	f.clock.Advance(250 * time.Second)
+	cookies := b.request(http.MethodGet, "/").Cookies()
+
+	const n = 20
+	recs := make([]*httptest.ResponseRecorder, n)
+	release := f.hold()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := httptest.NewRequest(http.MethodGet, appOrigin+"/x", nil)
+			for _, c := range cookies {
+				r.AddCookie(c)
+			}
+			recs[i] = httptest.NewRecorder()
+			m.ServeHTTP(recs[i], r)
+		}(i)
+	}
+	waitBlocked(t, f, 1)
+	time.Sleep(50 * time.Millisecond) // let the other requests pile up behind the refresh
+	release()
+	wg.Wait()
+
+	if got := f.tokenHits.Load(); got != 2 {
+		t.Errorf("%d concurrent requests caused %d refreshes", n, got-1)
+	}
+	var value string
+	for i, rec := range recs {
+		c := setCookies(rec)[m.s.cookieName]
+		if rec.Code != http.StatusOK || c == nil {
+			t.Fatalf("request %d: status %d, cookie %v", i, rec.Code, c)
+		}
+		if value == "" {
+			value = c.Value
+		} else if c.Value != value {
+			t.Errorf("request %d got a different session", i)
+		}
+	}
+	if up.count() != n+0 {
+		t.Errorf("upstream %d", up.count())
+	}
+}
+
+// A request that read the session before another request finished refreshing it must use that result, not refresh
+// again with the refresh token that the provider has just rotated away.
+func TestRefreshAfterAnotherRequestRefreshed(t *testing.T) {
+	f, m, _, b := loggedIn(t, nil)
+	if rec := b.get("/"); rec.Code != http.StatusOK { // caches the session entry
+		t.Fatal(rec.Code)
+	}
+	raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
+	key := cacheKey(raw)
+	f.clock.Advance(250 * time.Second)
+	stale := m.sessions.get(key) // what a slower concurrent request holds
+	if stale == nil || stale.next != nil {
+		t.Fatal("no cached entry")
+	}
+	if rec := b.get("/"); rec.Code != http.StatusOK || f.tokenHits.Load() != 2 {
+		t.Fatalf("first refresh: status %d, token requests %d", rec.Code, f.tokenHits.Load())
+	}
+
+	r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+	rec := httptest.NewRecorder()
+	e := m.refresh(rec, r, key, stale, f.clock.Now().Unix())
+	if e == nil {
+		t.Fatalf("late request answered with %d", rec.Code)
+	}
+	if n := f.tokenHits.Load(); n != 2 {
+		t.Errorf("the late request refreshed again (%d token requests)", n)
+	}
+	if e.data.RefreshToken != b.session().RefreshToken {
+		t.Error("the late request did not get the refreshed session")
+	}
+}
+
+func TestRefreshRejected(t *testing.T) {
+	t.Run("token still valid: keep serving until expiry", func(t *testing.T) {
+		f, m, up, b := loggedIn(t, nil)
+		f.set(func(f *fakeIdP) { f.refreshError = "invalid_grant" })
+		f.clock.Advance(250 * time.Second)
+		if rec := b.get("/"); rec.Code != http.StatusOK {
+			t.Fatalf("status %d", rec.Code)
+		}
+		for i := 0; i < 3; i++ {
+			if rec := b.get("/"); rec.Code != http.StatusOK {
+				t.Fatalf("status %d", rec.Code)
+			}
+		}
+		if n := f.tokenHits.Load(); n != 2 {
+			t.Errorf("%d token requests: a rejected refresh token must not be retried", n)
+		}
+		f.clock.Advance(51 * time.Second) // past the token's expiry
+		rec := b.get("/")
+		if rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), f.url("/authorize")) {
+			t.Errorf("after expiry: status %d Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if c := setCookies(rec)[m.s.cookieName]; c == nil || c.MaxAge >= 0 {
+			t.Error("ended session not cleared")
+		}
+		if up.count() != 4 {
+			t.Errorf("upstream %d", up.count())
+		}
+	})
+	t.Run("token expired: log in again", func(t *testing.T) {
+		f, m, up, b := loggedIn(t, nil)
+		f.set(func(f *fakeIdP) { f.refreshError = "invalid_grant" })
+		f.clock.Advance(400 * time.Second)
+		rec := b.get("/")
+		if rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), f.url("/authorize")) {
+			t.Errorf("status %d Location %q", rec.Code, rec.Header().Get("Location"))
+		}
+		if c := setCookies(rec)[m.s.cookieName]; c == nil || c.MaxAge >= 0 {
+			t.Error("session not cleared")
+		}
+		if f.tokenHits.Load() != 2 || up.count() != 0 {
+			t.Errorf("token requests %d upstream %d", f.tokenHits.Load(), up.count())
+		}
+	})
+	t.Run("expired token refreshed", func(t *testing.T) {
+		f, _, up, b := loggedIn(t, nil)
+		f.clock.Advance(400 * time.Second)
+		if rec := b.get("/"); rec.Code != http.StatusOK || up.count() != 1 {
+			t.Errorf("status %d", rec.Code)
+		}
+	})
+	t.Run("refreshed id token for another user", func(t *testing.T) {
+		f, _, up, b := loggedIn(t, nil)
+		f.set(func(f *fakeIdP) { f.sub = "someone-else" })
+		f.clock.Advance(400 * time.Second)
+		if rec := b.get("/"); rec.Code != http.StatusFound || up.count() != 0 {
+			t.Errorf("status %d upstream %d", rec.Code, up.count())
+		}
+	})
+}
+
+func TestRefreshProviderDown(t *testing.T) {
+	f, _, up, b := loggedIn(t, nil)
+	f.clock.Advance(250 * time.Second)
+	f.set(func(f *fakeIdP) { f.down = true })
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Fatalf("token still valid, provider down: %d", rec.Code)
+	}
+	if rec := b.get("/"); rec.Code != http.StatusOK || f.tokenHits.Load() != 2 {
+		t.Fatalf("status %d; token requests %d: retried immediately", rec.Code, f.tokenHits.Load())
+	}
+	f.clock.Advance(11 * time.Second)
+	if rec := b.get("/"); rec.Code != http.StatusOK || f.tokenHits.Load() != 3 {
+		t.Fatalf("status %d; token requests %d: no retry after 10s", rec.Code, f.tokenHits.Load())
+	}
+	f.clock.Advance(60 * time.Second) // token expired now
+	rec := b.get("/")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("expired token, provider down: %d", rec.Code)
+	}
+	if s, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || s < 1 {
+		t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+	f.set(func(f *fakeIdP) { f.down = false })
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Errorf("provider back: %d", rec.Code)
+	}
+	if up.count() != 4 {
+		t.Errorf("upstream %d", up.count())
+	}
+}
+
+func TestSessionMaxAge(t *testing.T) {
+	f, m, up, b := loggedIn(t, func(c *Config) { c.SessionMaxAge = "1h" })
+	if c := b.cookie(m.s.cookieName); c == nil {
+		t.Fatal("no session")
+	}
+	// Keep the session refreshed for almost an hour.
+	for i := 0; i < 14; i++ {
+		f.clock.Advance(250 * time.Second)
+		if rec := b.get("/"); rec.Code != http.StatusOK {
+			t.Fatalf("at %ds: status %d", (i+1)*250, rec.Code)
+		}
+	}
+	hits := f.tokenHits.Load()
+	f.clock.Advance(250 * time.Second) // past the max age, and the tokens are due for a refresh
+	rec := b.get("/")
+	if rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), f.url("/authorize")) {
+		t.Fatalf("after sessionMaxAge: status %d", rec.Code)
+	}
+	if c := setCookies(rec)[m.s.cookieName]; c == nil || c.MaxAge >= 0 {
+		t.Error("session not cleared")
+	}
+	if f.tokenHits.Load() != hits {
+		t.Error("a session past its max age was refreshed")
+	}
+	if up.count() != 14 {
+		t.Errorf("upstream %d", up.count())
+	}
+}
+
+func TestSessionIdleTimeout(t *testing.T) {
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) { f.expiresIn = 7200 })
+	cfg := f.config()
+	cfg.SessionIdleTimeout = "10m"
+	m, _ := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	b.login("/")
+	first := b.cookie(m.s.cookieName)
+
+	f.clock.Advance(3 * time.Minute)
+	rec := b.get("/")
+	if rec.Code != http.StatusOK || setCookies(rec)[m.s.cookieName] == nil {
+		t.Fatalf("activity not recorded: status %d, cookies %v", rec.Code, rec.Result().Cookies())
+	}
+	f.clock.Advance(8 * time.Minute) // 11 minutes after login, 8 after the last activity
+	if rec := b.get("/"); rec.Code != http.StatusOK {
+		t.Errorf("active session ended: %d", rec.Code)
+	}
+	r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+	r.Header.Set("Accept", "text/html")
+	r.AddCookie(first)
+	rec = httptest.NewRecorder()
+	m.ServeHTTP(rec, r)
+	if rec.Code != http.StatusFound {
+		t.Errorf("cookie idle for 11 minutes: status %d", rec.Code)
+	}
+	f.clock.Advance(11 * time.Minute)
+	if rec := b.get("/"); rec.Code != http.StatusFound {
+		t.Errorf("idle session: status %d", rec.Code)
+	}
+}
+
+func bearerRequest(token string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, appOrigin+"/api/items", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	r.Header.Set("Accept", "application/json")
+	return r
+}
+
+func serve(m *Middleware, r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, r)
+	return rec
+}
+
+func TestBearerTokens(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	cfg.ForwardHeaders = map[string]string{"X-Forwarded-User": "sub", "X-Roles": "roles"}
+	m, up := newMW(t, f, cfg)
+	now := f.clock.Now().Unix()
+	claims := func(changes map[string]any) map[string]any {
+		c := f.idClaims("")
+		c["exp"], c["roles"] = now+7200, []string{"a", "b"}
+		for k, v := range changes {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	valid := f.mint(claims(nil))
+
+	r := bearerRequest(valid)
+	r.Header.Set("X-Forwarded-User", "forged")
+	rec := serve(m, r)
+	if rec.Code != http.StatusOK || up.last().Get("X-Forwarded-User") != testSub || up.last().Get("X-Roles") != "a,b" {
+		t.Fatalf("valid bearer: status %d, headers %v", rec.Code, up.last())
+	}
+	if len(rec.Result().Cookies()) != 0 {
+		t.Error("bearer request got cookies")
+	}
+
+	rejected := map[string]string{
+		"wrong audience": f.mint(claims(map[string]any{"aud": "other", "azp": "other"})),
+		"expired":        f.mint(claims(map[string]any{"exp": now - 3600})),
+		"wrong issuer":   f.mint(claims(map[string]any{"iss": "https://evil.example"})),
+		"alg none":       rawJWT(t, map[string]any{"alg": "none"}, claims(nil)) + ".",
+		"bad signature":  valid[:len(valid)-4] + "AAAA",
+		"garbage":        "not-a-jwt",
+		"other key":      signJWT(t, newTestKey(t, "RS256", "k1", 1), nil, claims(nil)),
+	}
+	for name, tok := range rejected {
+		t.Run(name, func(t *testing.T) {
+			rec := serve(m, bearerRequest(tok))
+			if rec.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if got := rec.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) || !strings.HasPrefix(got, "Bearer ") {
+				t.Errorf("WWW-Authenticate %q", got)
+			}
+		})
+	}
+	if up.count() != 1 {
+		t.Errorf("upstream reached by rejected tokens: %d", up.count())
+	}
+}
+
+func TestBearerTokensAreCached(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	m, up := newMW(t, f, cfg)
+	now := f.clock.Now().Unix()
+	c := f.idClaims("")
+	c["exp"] = now + 3*3600
+	tok := f.mint(c)
+	if rec := serve(m, bearerRequest(tok)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+
+	// The provider drops k1 and the cached JWKS goes stale: a token that had to be verified again would now need a
+	// JWKS fetch and fail. The cached one passes without either.
+	f.set(func(f *fakeIdP) { f.keys = []*testKey{newTestKey(t, "ES256", "k2", 0)} })
+	f.clock.Advance(jwksTTL + time.Minute)
+	hits := f.jwksHits.Load()
+	if rec := serve(m, bearerRequest(tok)); rec.Code != http.StatusOK {
+		t.Fatalf("cached token: status %d", rec.Code)
+	}
+	if f.jwksHits.Load() != hits {
+		t.Error("a cached bearer token was verified again")
+	}
+	c2 := f.idClaims("")
+	c2["exp"] = f.clock.Now().Unix() + 3600
+	if rec := serve(m, bearerRequest(f.mint(c2))); rec.Code != http.StatusUnauthorized {
+		t.Errorf("uncached token signed by the removed key: status %d", rec.Code)
+	}
+	// Cached tokens still expire.
+	f.clock.Advance(2*time.Hour + m.s.leeway)
+	if rec := serve(m, bearerRequest(tok)); rec.Code != http.StatusUnauthorized {
+		t.Errorf("expired cached token: status %d", rec.Code)
+	}
+	if up.count() != 2 {
+		t.Errorf("upstream %d", up.count())
+	}
+}
+
+func TestBearerAudiencesAndIssuers(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	cfg.BearerAudiences = []string{"https://api.example"}
+	cfg.AcceptedIssuers = []string{"https://other-issuer.example"}
+	cfg.RequireAZP = false
+	m, _ := newMW(t, f, cfg)
+	mk := func(aud, iss string) string {
+		c := f.idClaims("")
+		c["aud"], c["iss"] = aud, iss
+		delete(c, "azp")
+		return f.mint(c)
+	}
+	cases := []struct {
+		name, aud, iss string
+		status         int
+	}{
+		{"configured audience", "https://api.example", f.issuer, 200},
+		{"client ID is not a configured bearer audience", testClientID, f.issuer, 401},
+		{"accepted issuer", "https://api.example", "https://other-issuer.example", 200},
+		{"unknown issuer", "https://api.example", "https://unknown.example", 401},
+	}
+	for _, tc := range cases {
+		if rec := serve(m, bearerRequest(mk(tc.aud, tc.iss))); rec.Code != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, rec.Code, tc.status)
+		}
+	}
+}
+
+func TestBearerIgnoredWhenDisabled(t *testing.T) {
+	f := newFakeIdP(t)
+	m, up := newMW(t, f, f.config())
+	rec := serve(m, bearerRequest(f.mint(f.idClaims(""))))
+	if rec.Code != http.StatusUnauthorized || strings.Contains(rec.Header().Get("WWW-Authenticate"), "invalid_token") || up.count() != 0 {
+		t.Errorf("status %d WWW-Authenticate %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+}
+
+func TestForbidden(t *testing.T) {
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"roles": []string{"viewer"}} })
+	cfg := f.config()
+	cfg.RequiredRoles = []string{"admin"}
+	cfg.AllowBearerTokens = true
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	b.login("/admin")
+
+	rec := b.get("/admin")
+	if rec.Code != http.StatusForbidden || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("browser: status %d, %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	mustContain(t, "403 page", rec.Body.String(), "Access denied")
+	mustContain(t, "403 page", rec.Body.String(), `href="/oauth2/logout"`)
+
+	r := b.request(http.MethodGet, "/api")
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Sec-Fetch-Mode", "cors")
+	rec = b.do(r)
+	if rec.Code != http.StatusForbidden || rec.Header().Get("Content-Type") != "application/json" || !strings.Contains(rec.Body.String(), `"forbidden"`) {
+		t.Errorf("API: status %d, body %q", rec.Code, rec.Body.String())
+	}
+
+	rec = serve(m, bearerRequest(f.mint(f.idClaims(""))))
+	if rec.Code != http.StatusForbidden || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("bearer: status %d", rec.Code)
+	}
+	if up.count() != 0 {
+		t.Errorf("upstream reached %d times", up.count())
+	}
+
+	// The same user with the role passes.
+	g := newFakeIdP(t)
+	g.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"roles": []string{"viewer", "admin"}} })
+	cfg = g.config()
+	cfg.RequiredRoles = []string{"admin"}
+	m2, up2 := newMW(t, g, cfg)
+	b2 := newBrowser(t, m2)
+	b2.login("/admin")
+	if rec := b2.get("/admin"); rec.Code != http.StatusOK || up2.count() != 1 {
+		t.Errorf("admin: status %d", rec.Code)
+	}
+}
+
+func TestProviderDownGives503ThenRecovers(t *testing.T) {
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) { f.down = true })
+	m, _ := newMW(t, f, f.config())
+	b := newBrowser(t, m)
+	rec := b.get("/app")
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", rec.Code)
+	}
+	secs, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+	if err != nil || secs < 1 || secs > int(maxBackoff/time.Second)+1 {
+		t.Fatalf("Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+	if rec.Header().Get("Location") != "" || len(rec.Result().Cookies()) != 0 {
+		t.Error("503 with a redirect or cookies")
+	}
+	f.set(func(f *fakeIdP) { f.down = false })
+	f.clock.Advance(time.Duration(secs) * time.Second)
+	if rec := b.get("/app"); rec.Code != http.StatusFound {
+		t.Errorf("after recovery: status %d", rec.Code)
+	}
+}
+
+func TestBearerJWKSDownGives503(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	m, _ := newMW(t, f, cfg)
+	if _, err := m.p.metadata(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.set(func(f *fakeIdP) { f.jwksStatus = http.StatusBadGateway })
+	rec := serve(m, bearerRequest(f.mint(f.idClaims(""))))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("status %d (a JWKS outage must not look like a bad token)", rec.Code)
+	}
+	f.set(func(f *fakeIdP) { f.jwksStatus = 0 })
+	f.clock.Advance(2 * time.Second)
+	if rec := serve(m, bearerRequest(f.mint(f.idClaims("")))); rec.Code != http.StatusOK {
+		t.Errorf("after recovery: %d", rec.Code)
+	}
+}
+
+func TestForwardAccessToken(t *testing.T) {
+	_, _, up, b := loggedIn(t, func(c *Config) { c.ForwardAccessToken = true })
+	r := b.request(http.MethodGet, "/")
+	r.Header.Set("Authorization", "Bearer forged")
+	b.do(r)
+	if got := up.last().Get("Authorization"); got != "Bearer "+b.session().AccessToken {
+		t.Errorf("upstream Authorization %q", got)
+	}
+}

@@ -1,0 +1,332 @@
+package descopeoidc
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessionMW is a middleware for cookie tests; the provider is never contacted.
+func sessionMW(t *testing.T, mutate func(c *Config)) *Middleware {
+	t.Helper()
+	c := baseConfig()
+	if mutate != nil {
+		mutate(c)
+	}
+	h, err := New(context.Background(), http.NotFoundHandler(), c, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.(*Middleware)
+}
+
+func sampleSession(claimSize int) *sessionData {
+	return &sessionData{
+		Claims:       map[string]any{"sub": "u1", "roles": []any{"admin", "dev"}, "big": strings.Repeat("x", claimSize)},
+		IDToken:      "id.token.sig",
+		AccessToken:  "access",
+		RefreshToken: "refresh",
+		Expiry:       1_800_000_300,
+		Created:      1_800_000_000,
+		Seen:         1_800_000_000,
+	}
+}
+
+func TestSessionSealOpenRoundTrip(t *testing.T) {
+	m := sessionMW(t, nil)
+	d := sampleSession(10)
+	v, err := m.sealSession(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(v, ".=+/ ;") {
+		t.Errorf("sealed value %q is not plain base64url", v)
+	}
+	if strings.Contains(v, "access") || strings.Contains(v, "refresh") {
+		t.Error("sealed value leaks the plaintext")
+	}
+	got, err := m.openSession(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, d)
+	}
+	v2, _ := m.sealSession(d)
+	if v2 == v {
+		t.Error("two seals of the same session are identical (nonce reuse)")
+	}
+}
+
+func TestSessionRejectsTamperedCookies(t *testing.T) {
+	m := sessionMW(t, nil)
+	v, err := m.sealSession(sampleSession(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	flip := func(i int) string {
+		b := append([]byte(nil), raw...)
+		b[i] ^= 1
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	stateSealed, _ := seal(m.s.stateAEADs[0], "state", []byte(`{"c":{},"e":1,"t":1}`))
+	wrongPurpose, _ := seal(m.s.sessionAEADs[0], "state", []byte(`{"c":{},"e":1,"t":1}`))
+	incomplete, _ := seal(m.s.sessionAEADs[0], "session", []byte(`{"c":{"sub":"x"}}`))
+	cases := map[string]string{
+		"nonce byte flipped":            flip(0),
+		"ciphertext byte flipped":       flip(len(raw) / 2),
+		"tag byte flipped":              flip(len(raw) - 1),
+		"truncated":                     v[:len(v)-4],
+		"too short":                     "AAAA",
+		"not base64url":                 "!!!" + v,
+		"empty":                         "",
+		"state cookie as session":       stateSealed,
+		"session key, state purpose":    wrongPurpose,
+		"no creation or expiry time":    incomplete,
+		"JSON array instead of session": mustSeal(t, m, "[1,2]"),
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			if d, err := m.openSession(value); !errors.Is(err, errBadCookie) {
+				t.Errorf("openSession = %+v, %v; want errBadCookie", d, err)
+			}
+		})
+	}
+}
+
+func mustSeal(t *testing.T, m *Middleware, plaintext string) string {
+	t.Helper()
+	v, err := seal(m.s.sessionAEADs[0], "session", []byte(plaintext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestSessionSecretRotation(t *testing.T) {
+	oldSecret := strings.Repeat("o", 32)
+	newSecret := strings.Repeat("n", 40)
+	before := sessionMW(t, func(c *Config) { c.SessionSecret = oldSecret })
+	after := sessionMW(t, func(c *Config) { c.SessionSecret, c.PreviousSessionSecrets = newSecret, []string{oldSecret} })
+	foreign := sessionMW(t, func(c *Config) { c.SessionSecret = newSecret })
+
+	oldCookie, _ := before.sealSession(sampleSession(10))
+	if _, err := after.openSession(oldCookie); err != nil {
+		t.Errorf("a cookie sealed with the previous secret no longer opens: %v", err)
+	}
+	if _, err := foreign.openSession(oldCookie); err == nil {
+		t.Error("a cookie opens with a key that never sealed it")
+	}
+	newCookie, _ := after.sealSession(sampleSession(10))
+	if _, err := before.openSession(newCookie); err == nil {
+		t.Error("new cookies are still sealed with the previous secret")
+	}
+	if _, err := foreign.openSession(newCookie); err != nil {
+		t.Errorf("new cookies are not sealed with the current secret: %v", err)
+	}
+	// The state cookie follows the same rotation.
+	rec := httptest.NewRecorder()
+	sd := &stateData{State: "state-value-0123456789", Nonce: "n", Verifier: "v", Target: "/", Expiry: time.Now().Add(time.Minute).Unix()}
+	if err := before.writeStateCookie(rec, sd); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/oauth2/callback", nil)
+	r.AddCookie(rec.Result().Cookies()[0])
+	if _, err := after.readStateCookie(r, sd.State, time.Now()); err != nil {
+		t.Errorf("state cookie with the previous secret: %v", err)
+	}
+}
+
+// writeAndCollect writes value as the session cookie for request r and returns the cookies set.
+func writeAndCollect(t *testing.T, m *Middleware, r *http.Request, value string) []*http.Cookie {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	if err := m.writeSessionCookie(rec, r, value); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Result().Cookies()
+}
+
+func requestWith(cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "https://app.example/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func TestSessionChunking(t *testing.T) {
+	m := sessionMW(t, nil)
+	value, err := m.sealSession(sampleSession(9000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(value) <= 2*maxCookieChunk {
+		t.Fatalf("test session too small: %d bytes", len(value))
+	}
+	cookies := writeAndCollect(t, m, requestWith(), value)
+	wantN := (len(value) + maxCookieChunk - 1) / maxCookieChunk
+	if len(cookies) != wantN {
+		t.Fatalf("%d cookies for %d bytes, want %d", len(cookies), len(value), wantN)
+	}
+	for i, c := range cookies {
+		if c.Name != m.chunkName(i) {
+			t.Errorf("cookie %d named %q", i, c.Name)
+		}
+		if len(c.Value) > maxCookieChunk+3 {
+			t.Errorf("chunk %d is %d bytes", i, len(c.Value))
+		}
+		if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 86400 {
+			t.Errorf("chunk %d attributes: %+v", i, c)
+		}
+	}
+	if !strings.HasPrefix(cookies[0].Value, strconv.Itoa(wantN)+".") {
+		t.Errorf("first chunk %q… does not announce the count", cookies[0].Value[:8])
+	}
+
+	got, err := m.readSessionCookie(requestWith(cookies...))
+	if err != nil || got != value {
+		t.Fatalf("reassembly: err %v, equal %v", err, got == value)
+	}
+	if _, err := m.openSession(got); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("missing chunk", func(t *testing.T) {
+		without := append(append([]*http.Cookie{}, cookies[:1]...), cookies[2:]...)
+		if _, err := m.readSessionCookie(requestWith(without...)); !errors.Is(err, errBadCookie) {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("reordered chunks", func(t *testing.T) {
+		swapped := []*http.Cookie{cookies[0], {Name: cookies[1].Name, Value: cookies[2].Value}, {Name: cookies[2].Name, Value: cookies[1].Value}}
+		swapped = append(swapped, cookies[3:]...)
+		v, err := m.readSessionCookie(requestWith(swapped...))
+		if err == nil {
+			if _, err = m.openSession(v); err == nil {
+				t.Error("reordered chunks still open")
+			}
+		}
+	})
+	t.Run("bad chunk count", func(t *testing.T) {
+		for _, prefix := range []string{"1.", "9.", "x.", "-2."} {
+			c := &http.Cookie{Name: m.s.cookieName, Value: prefix + "abc"}
+			if _, err := m.readSessionCookie(requestWith(c)); !errors.Is(err, errBadCookie) {
+				t.Errorf("prefix %q: err = %v", prefix, err)
+			}
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		rec := httptest.NewRecorder()
+		if err := m.writeSessionCookie(rec, requestWith(), strings.Repeat("a", maxSessionChunks*maxCookieChunk+1)); err == nil {
+			t.Error("a session larger than the chunk limit was written")
+		}
+		if len(rec.Result().Cookies()) != 0 {
+			t.Error("cookies set although the session was refused")
+		}
+	})
+}
+
+func TestSessionStaleChunksExpired(t *testing.T) {
+	m := sessionMW(t, nil)
+	var stale []*http.Cookie
+	stale = append(stale, &http.Cookie{Name: m.s.cookieName, Value: "6.old"})
+	for i := 1; i < 6; i++ {
+		stale = append(stale, &http.Cookie{Name: m.chunkName(i), Value: "old"})
+	}
+	other := &http.Cookie{Name: "app_pref", Value: "dark"}
+	r := requestWith(append(stale, other)...)
+
+	two := strings.Repeat("v", maxCookieChunk+10)
+	set := map[string]*http.Cookie{}
+	for _, c := range writeAndCollect(t, m, r, two) {
+		set[c.Name] = c
+	}
+	if set[m.chunkName(0)].MaxAge <= 0 || set[m.chunkName(1)].MaxAge <= 0 {
+		t.Fatal("new chunks not set")
+	}
+	for i := 2; i < 6; i++ {
+		if c := set[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+			t.Errorf("stale chunk %d not expired: %+v", i, c)
+		}
+	}
+	if set[m.chunkName(6)] != nil || set["app_pref"] != nil {
+		t.Error("cookies the browser did not send as chunks were touched")
+	}
+
+	set = map[string]*http.Cookie{}
+	for _, c := range writeAndCollect(t, m, r, "small") {
+		set[c.Name] = c
+	}
+	if c := set[m.s.cookieName]; c == nil || c.Value != "small" {
+		t.Errorf("single cookie %+v", c)
+	}
+	for i := 1; i < 6; i++ {
+		if c := set[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+			t.Errorf("chunk %d not expired after shrinking to one cookie", i)
+		}
+	}
+
+	rec := httptest.NewRecorder()
+	m.clearSessionCookie(rec, r)
+	cleared := setCookies(rec)
+	for i := 0; i < 6; i++ {
+		if c := cleared[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+			t.Errorf("clearSessionCookie left chunk %d", i)
+		}
+	}
+}
+
+func TestStateCookie(t *testing.T) {
+	m := sessionMW(t, func(c *Config) { c.CallbackPath = "/auth/cb" })
+	now := time.Unix(1_800_000_000, 0)
+	state := "AbCdEfGhIjKlMnOpQrStUvWx"
+	sd := &stateData{State: state, Nonce: "nonce", Verifier: "verifier", Target: "/back?x=1", Expiry: now.Add(stateTTL).Unix()}
+	rec := httptest.NewRecorder()
+	if err := m.writeStateCookie(rec, sd); err != nil {
+		t.Fatal(err)
+	}
+	c := rec.Result().Cookies()[0]
+	if c.Name != m.s.cookieName+"_state_"+state[:16] || c.Path != "/auth/cb" || c.MaxAge != int(stateTTL/time.Second) || !c.HttpOnly || !c.Secure {
+		t.Errorf("state cookie %+v", c)
+	}
+	if strings.Contains(c.Value, "verifier") {
+		t.Error("state cookie leaks the PKCE verifier")
+	}
+	r := requestWith(c)
+
+	got, err := m.readStateCookie(r, state, now)
+	if err != nil || !reflect.DeepEqual(got, sd) {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	cases := []struct {
+		name  string
+		state string
+		now   time.Time
+		req   *http.Request
+		want  string
+	}{
+		{"other state", "ZZZZZZZZZZZZZZZZZZZZ", now, r, "no login cookie"},
+		{"same cookie name, different state", state[:16] + "tampered", now, r, "state does not match"},
+		{"expired", state, now.Add(stateTTL + time.Second), r, "expired"},
+		{"no cookie", state, now, requestWith(), "no login cookie"},
+		{"session cookie under the state name", state, now, requestWith(&http.Cookie{Name: c.Name, Value: mustSeal(t, m, `{"s":"`+state+`","e":9999999999}`)}), "does not decrypt"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := m.readStateCookie(tc.req, tc.state, tc.now)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			mustContain(t, "error", err.Error(), tc.want)
+		})
+	}
+}
