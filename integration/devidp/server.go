@@ -1,0 +1,157 @@
+package devidp
+
+import (
+	"crypto/rand"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Paths served by the provider; the issuer-relative ones are below IssuerPath.
+const (
+	PathAuthorize   = "/oauth2/v1/authorize"
+	PathToken       = "/oauth2/v1/token"
+	PathUserinfo    = "/oauth2/v1/userinfo"
+	PathRevoke      = "/oauth2/v1/revoke"
+	PathLogout      = "/oauth2/v1/logout"
+	PathIntrospect  = "/oauth2/v1/introspect"
+	PathLogin       = "/login"
+	PathLoggedOut   = "/logged-out" // end_session without post_logout_redirect_uri
+	discoverySuffix = "/.well-known/openid-configuration"
+	jwksSuffix      = "/.well-known/jwks.json"
+)
+
+// Server is a running provider.
+type Server struct {
+	opts     Options
+	base     string // http://host:port
+	issuer   string
+	storage  *storage
+	provider *op.Provider
+	http     *http.Server
+	stats    statsCounter
+}
+
+// Start listens on opts.Addr and serves until Close.
+func Start(opts Options) (*Server, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, base: "http://" + advertisedAddr(opts.Addr, ln.Addr())}
+	s.issuer = s.base + "/" + opts.ProjectID
+	if err := s.setup(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.http = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.http.Serve(ln) }()
+	return s, nil
+}
+
+// advertisedAddr is the host:port put into URLs: the configured host unless
+// it is empty or unspecified, then 127.0.0.1; always the bound port.
+func advertisedAddr(configured string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(configured)
+	if ip := net.ParseIP(host); err != nil || host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	_, port, _ := net.SplitHostPort(bound.String())
+	return net.JoinHostPort(host, port)
+}
+
+func (s *Server) setup() error {
+	keys, err := newKeyRing(s.opts.SigningAlg)
+	if err != nil {
+		return err
+	}
+	c := &client{
+		id: s.opts.ProjectID, secret: s.opts.ClientSecret,
+		redirects:       slices.Clone(s.opts.RedirectURIs),
+		postLogout:      slices.Clone(s.opts.PostLogoutRedirectURIs),
+		idTokenLifetime: s.opts.IDTokenLifetime,
+		loginURL:        PathLogin,
+	}
+	s.storage = newStorage(s.opts, c, keys)
+	config := &op.Config{
+		DefaultLogoutRedirectURI: PathLoggedOut,
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedClaims:          append(slices.Clone(op.DefaultSupportedClaims), "roles", "permissions", "tenants", "dct"),
+	}
+	if _, err := rand.Read(config.CryptoKey[:]); err != nil {
+		return err
+	}
+	s.provider, err = op.NewProvider(config, s.storage, op.StaticIssuer(s.issuer),
+		op.WithAllowInsecure(),
+		op.WithCustomEndpoints(s.endpoint(PathAuthorize), s.endpoint(PathToken), s.endpoint(PathUserinfo),
+			s.endpoint(PathRevoke), s.endpoint(PathLogout),
+			op.NewEndpointWithURL(s.IssuerPath()+jwksSuffix, s.issuer+jwksSuffix)),
+		op.WithCustomIntrospectionEndpoint(s.endpoint(PathIntrospect)),
+		// Not supported (no device storage); routed so that it answers an OAuth error.
+		op.WithCustomDeviceAuthorizationEndpoint(s.endpoint("/oauth2/v1/device_authorization")),
+	)
+	return err
+}
+
+// endpoint is an endpoint served at path of the server root (outside the issuer path).
+func (s *Server) endpoint(path string) *op.Endpoint {
+	return op.NewEndpointWithURL(path, s.base+path)
+}
+
+func (s *Server) handler() http.Handler {
+	srv := &opServer{LegacyServer: op.NewLegacyServer(s.provider, s.provider.Endpoints()), s: s}
+	opHandler := op.RegisterLegacyServer(srv, op.AuthorizeCallbackHandler(s.provider))
+	mux := http.NewServeMux()
+	mux.Handle(s.IssuerPath()+discoverySuffix, http.StripPrefix(s.IssuerPath(), opHandler))
+	mux.HandleFunc("GET "+PathLogin, s.loginPage)
+	mux.HandleFunc("POST "+PathLogin, s.loginSubmit)
+	mux.HandleFunc("GET "+PathLoggedOut, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("signed out\n"))
+	})
+	mux.Handle("/", loopbackURIs(opHandler))
+	return s.count(mux)
+}
+
+// Issuer is http://<addr>/<ProjectID>.
+func (s *Server) Issuer() string { return s.issuer }
+
+// IssuerPath is "/<ProjectID>".
+func (s *Server) IssuerPath() string { return "/" + s.opts.ProjectID }
+
+// URL is the root of the server, http://<addr>.
+func (s *Server) URL() string { return s.base }
+
+// ClientID is the client_id (the project ID).
+func (s *Server) ClientID() string { return s.opts.ProjectID }
+
+// ClientSecret is the client secret (the access key).
+func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
+
+// Options returns the effective options (defaults applied).
+func (s *Server) Options() Options { return s.opts }
+
+// RotateKey makes the provider sign with a new key; the JWKS then publishes
+// the new key and all previous ones. It returns the new key ID.
+func (s *Server) RotateKey() (string, error) { return s.storage.keys.rotate() }
+
+// KeyID returns the ID (kid) of the current signing key.
+func (s *Server) KeyID() string { return s.storage.keys.signing().id }
+
+// Close stops the server immediately.
+func (s *Server) Close() error {
+	if err := s.http.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
