@@ -50,9 +50,16 @@ type flight struct {
 	err  error
 }
 
+// document is a fetched provider document: metadata or keys. (A concrete type, not `any`: under Yaegi, storing an
+// interface value from a func result into an interpreted struct field panics.)
+type document struct {
+	meta *metadata
+	keys *keySet
+}
+
 // cached is one lazily refreshed document with failure backoff.
 type cached struct {
-	value     any
+	value     *document
 	fetchedAt time.Time
 	retryAt   time.Time
 	failures  int
@@ -91,7 +98,7 @@ func getProvider(issuer, transportKey string, client *http.Client, allowHTTP boo
 }
 
 // get returns the cached value, fetching it when missing or stale. A failed refresh keeps a stale value.
-func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force bool, fetch func(context.Context) (any, error)) (any, error) {
+func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force bool, fetch func(context.Context) (*document, error)) (*document, error) {
 	p.mu.Lock()
 	now := p.now()
 	if c.value != nil && !force && now.Sub(c.fetchedAt) < ttl {
@@ -132,14 +139,15 @@ func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force 
 }
 
 // lead runs the fetch for a flight, detached from the request that happened to start it.
-func (p *provider) lead(c *cached, f *flight, fetch func(context.Context) (any, error)) {
+func (p *provider) lead(c *cached, f *flight, fetch func(context.Context) (*document, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
 	v, err := fetch(ctx)
 	cancel()
 	p.mu.Lock()
 	now := p.now()
 	if err == nil {
-		c.value, c.fetchedAt, c.failures, c.retryAt = v, now, 0, time.Time{}
+		c.value = v // not in a tuple assignment: an `any` from an `any` there panics under Yaegi (reflect.Set)
+		c.fetchedAt, c.failures, c.retryAt = now, 0, time.Time{}
 	} else {
 		c.failures++
 		backoff := time.Second << uint(c.failures-1)
@@ -173,15 +181,19 @@ func (p *provider) metadata(ctx context.Context) (*metadata, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*metadata), nil
+	return v.meta, nil
 }
 
-func (p *provider) fetchMetadata(ctx context.Context) (any, error) {
+func (p *provider) fetchMetadata(ctx context.Context) (*document, error) {
 	body, err := p.fetch(ctx, p.issuer+"/.well-known/openid-configuration")
 	if err != nil {
 		return nil, err
 	}
-	return parseMetadata(body, p.issuer, p.allowHTTP)
+	md, err := parseMetadata(body, p.issuer, p.allowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	return &document{meta: md}, nil
 }
 
 func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error) {
@@ -223,18 +235,22 @@ func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	fetch := func(ctx context.Context) (any, error) {
+	fetch := func(ctx context.Context) (*document, error) {
 		body, err := p.fetch(ctx, md.JWKSURI)
 		if err != nil {
 			return nil, err
 		}
-		return parseJWKS(body)
+		ks, err := parseJWKS(body)
+		if err != nil {
+			return nil, err
+		}
+		return &document{keys: ks}, nil
 	}
 	v, err := p.get(ctx, &p.jwks, jwksTTL, force, fetch)
 	if err != nil {
 		return nil, err
 	}
-	return v.(*keySet), nil
+	return v.keys, nil
 }
 
 // takeRefetchToken reports whether an unknown kid may trigger a JWKS refetch now (a small token bucket), or
