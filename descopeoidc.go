@@ -62,7 +62,14 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, h := range m.s.stripHeaders {
 		delete(r.Header, h) // names are canonical: nobody can forge an identity header
 	}
+	for name := range r.Header {
+		// X-Forwarded_User: CGI/WSGI/Rack-style upstreams read '_' as '-', so it would pass for X-Forwarded-User
+		if strings.IndexByte(name, '_') >= 0 && contains(m.s.stripHeaders, http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
+			delete(r.Header, name)
+		}
+	}
 	if m.excluded(path) {
+		m.stripOwnCookies(r) // public paths never see the session either
 		m.next.ServeHTTP(w, r)
 		return
 	}

@@ -139,6 +139,9 @@ func CopyPlugin(src, dst string) error {
 			}
 		}
 	}
+	if _, err := os.Stat(filepath.Join(src, "vendor")); os.IsNotExist(err) {
+		return nil // a plugin without dependencies
+	}
 	return copyTree(filepath.Join(src, "vendor"), filepath.Join(dst, "vendor"))
 }
 

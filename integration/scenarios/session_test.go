@@ -1,0 +1,228 @@
+package scenarios
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/devidp"
+	"github.com/traefik-descope/descopeoidc/integration/harness"
+)
+
+// shortLived is a provider whose tokens live 6 seconds, for refresh scenarios. (The plugin and the provider count
+// whole seconds, so the margins below leave a second of slack either way.)
+func shortLived(t *testing.T) *devidp.Server {
+	return startIDP(t, devidp.Options{AZPClaim: true, AccessTokenLifetime: 6 * time.Second, IDTokenLifetime: 6 * time.Second})
+}
+
+// refreshConfig refreshes 3 seconds before the tokens expire.
+func refreshConfig(idp *devidp.Server) map[string]any {
+	return merge(baseConfig(idp), map[string]any{"refreshMargin": "3s", "leeway": "1s"})
+}
+
+// untilRefreshDue waits until a session made now is due for refresh but its tokens are still valid.
+func untilRefreshDue() { time.Sleep(3500 * time.Millisecond) }
+
+// untilExpired waits, after untilRefreshDue, until the first tokens have expired.
+func untilExpired() { time.Sleep(3500 * time.Millisecond) }
+
+// TestRefresh: near expiry the session is refreshed inside the request, once for many concurrent requests, the
+// refresh token is rotated and the browser gets a new cookie.
+func TestRefresh(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := shortLived(t)
+		e := newEnv(t, tg, idp, refreshConfig(idp))
+		b := e.browser()
+		b.mustLogin("/")
+		old := b.sessionCookie()
+		untilRefreshDue()
+		const n = 8
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		setCookies := make([]string, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/concurrent", nil)
+				req.AddCookie(&http.Cookie{Name: "_descopeoidc", Value: old})
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				statuses[i] = resp.StatusCode
+				for _, c := range resp.Cookies() {
+					if c.Name == "_descopeoidc" && c.Value != "" {
+						setCookies[i] = c.Value
+					}
+				}
+			}(i)
+		}
+		wg.Wait()
+		if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
+			t.Fatalf("refresh_token grants = %d for %d concurrent requests, want 1", got, n)
+		}
+		for i := 0; i < n; i++ {
+			if statuses[i] != http.StatusOK || setCookies[i] == "" || setCookies[i] == old {
+				t.Fatalf("request %d: status %d, new cookie %v; want 200 and the refreshed session", i, statuses[i], setCookies[i] != "")
+			}
+		}
+		b.setCookie("_descopeoidc", setCookies[0])
+		untilExpired() // only the refreshed session can work now
+		if er := b.echo("/after", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Fatalf("after refresh: user %q", er.Headers["X-Forwarded-User"])
+		}
+	})
+}
+
+// TestRefreshRotatedByAnotherReplica: replica B holds a cookie whose refresh token replica A already rotated. B keeps
+// serving while the access token is valid, then requires a login; never a 500.
+func TestRefreshRotatedByAnotherReplica(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := shortLived(t)
+		a := newEnv(t, tg, idp, refreshConfig(idp))
+		bEnv := newEnv(t, tg, idp, refreshConfig(idp))
+		ba := a.browser()
+		ba.mustLogin("/")
+		old := ba.sessionCookie()
+		untilRefreshDue()
+		ba.echo("/refresh-on-a", nil) // A refreshes and rotates the refresh token
+		bb := bEnv.browser()
+		bb.setCookie("_descopeoidc", old)
+		if er := bb.echo("/on-b", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Fatalf("replica B with the rotated-away refresh token: user %q", er.Headers["X-Forwarded-User"])
+		}
+		if got := idp.Stats().TokenRequests["refresh_token"]; got != 2 {
+			t.Fatalf("refresh_token grants = %d, want 2 (A's success, B's invalid_grant)", got)
+		}
+		untilExpired() // the old access token has expired now
+		r := bb.get("/on-b-later")
+		if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
+			t.Fatalf("after expiry on B: status %d Location %q, want a login redirect", r.status, r.location())
+		}
+		if bb.sessionCookie() != "" {
+			t.Fatal("session cookie not cleared on B")
+		}
+	})
+}
+
+// TestLogout: a same-origin POST clears every session cookie and goes through the provider's end_session_endpoint
+// with id_token_hint, client_id and post_logout_redirect_uri; a cross-site GET only shows a confirmation page.
+func TestLogout(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"postLogoutRedirectURL": "/bye"}))
+		b := e.browser()
+		b.mustLogin("/")
+		r := b.do(http.MethodGet, "/oauth2/logout", map[string]string{"Sec-Fetch-Site": "cross-site"})
+		if r.status != http.StatusOK || !strings.Contains(r.body, `method="post"`) || b.sessionCookie() == "" {
+			t.Fatalf("cross-site GET logout: status %d, session kept %v; want a confirmation page", r.status, b.sessionCookie() != "")
+		}
+		r = b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": "https://evil.example"})
+		if r.status != http.StatusForbidden || b.sessionCookie() == "" {
+			t.Fatalf("cross-origin POST logout: status %d", r.status)
+		}
+		r = b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": e.srv.URL})
+		end, err := url.Parse(r.location())
+		if r.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathLogout) {
+			t.Fatalf("logout: status %d Location %q, want 303 to end_session", r.status, r.location())
+		}
+		q := end.Query()
+		if q.Get("id_token_hint") == "" || q.Get("client_id") != idp.ClientID() || q.Get("post_logout_redirect_uri") != e.srv.URL+"/bye" {
+			t.Fatalf("end_session parameters: %v", q)
+		}
+		if b.sessionCookie() != "" {
+			t.Fatal("session cookie not cleared")
+		}
+		back := b.get(r.location()) // the provider ends its session and sends the browser back
+		if back.status != http.StatusFound || !strings.HasPrefix(back.location(), e.srv.URL+"/bye") {
+			t.Fatalf("end_session: status %d Location %q", back.status, back.location())
+		}
+		if r := b.get("/"); r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
+			t.Fatalf("after logout: status %d, want a login redirect", r.status)
+		}
+	})
+}
+
+// TestBearerTokens: API clients with the provider's access token pass with identity headers; a bad token gets
+// 401 with WWW-Authenticate error="invalid_token", never a redirect.
+func TestBearerTokens(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		web := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"forwardAccessToken": "true"}))
+		er := web.browser().mustLogin("/")
+		at := strings.TrimPrefix(er.Headers["Authorization"], "Bearer ")
+		if at == "" || at == er.Headers["Authorization"] {
+			t.Fatalf("forwardAccessToken: upstream Authorization %q", er.Headers["Authorization"])
+		}
+		api := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowBearerTokens": "true"}))
+		c := api.browser()
+		for i := 0; i < 3; i++ {
+			got := c.echo("/api/items", map[string]string{"Authorization": "Bearer " + at, "X-Forwarded-User": "mallory"})
+			if got.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+				t.Fatalf("bearer request %d: user %q", i, got.Headers["X-Forwarded-User"])
+			}
+		}
+		bad := at[:len(at)-6] + "AAAAAA"
+		for _, tok := range []string{bad, "not.a.jwt", at + "x"} {
+			r := c.do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok})
+			if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Fatalf("bad bearer: status %d WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+			}
+		}
+	})
+}
+
+// TestAuthorizationRules: Descope roles, permissions and tenants decide access after login; failing gives 403
+// (HTML for browsers, JSON for APIs), not a login loop.
+func TestAuthorizationRules(t *testing.T) {
+	cases := []struct {
+		name  string
+		rules map[string]any
+		allow bool
+	}{
+		{"top-level role held", map[string]any{"requiredRoles": "editor"}, true},
+		{"top-level role missing", map[string]any{"requiredRoles": "admin"}, false},
+		{"any of", map[string]any{"requiredRoles": "superuser,viewer", "requiredMatch": "any"}, true},
+		{"all of", map[string]any{"requiredRoles": "superuser,viewer", "requiredMatch": "all"}, false},
+		{"permission", map[string]any{"requiredPermissions": "write"}, true},
+		{"tenant role by ID", map[string]any{"tenant": devidp.DemoTenant, "requiredRoles": "admin"}, true},
+		{"tenant from dct", map[string]any{"tenant": "dct", "requiredPermissions": "tenant.manage"}, true},
+		{"not a member of tenant", map[string]any{"tenant": "T9other", "requiredRoles": "admin"}, false},
+		{"claim equals", map[string]any{"claimRules": []map[string]any{{"claim": "email", "equals": []string{devidp.DemoUsername}}}}, true},
+		{"nested claim contains", map[string]any{"claimRules": []map[string]any{{"claim": "tenants." + devidp.DemoTenant + ".permissions", "contains": []string{"billing"}}}}, false},
+	}
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		for _, tc := range cases {
+			e := newEnv(t, tg, idp, merge(baseConfig(idp), tc.rules))
+			b := e.browser()
+			cb := b.login("/admin")
+			if cb.status != http.StatusFound || cb.location() != "/admin" {
+				t.Fatalf("%s: callback %d %q", tc.name, cb.status, cb.location())
+			}
+			r := b.get("/admin")
+			if tc.allow != (r.status == http.StatusOK) {
+				t.Errorf("%s: status %d, allow %v", tc.name, r.status, tc.allow)
+				continue
+			}
+			if tc.allow {
+				continue
+			}
+			if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
+				t.Errorf("%s: browser got %d %q, want 403 HTML", tc.name, r.status, r.header.Get("Content-Type"))
+			}
+			api := b.do(http.MethodGet, "/admin", map[string]string{"Accept": "application/json"})
+			if api.status != http.StatusForbidden || !strings.Contains(api.header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s: API got %d %q, want 403 JSON", tc.name, api.status, api.header.Get("Content-Type"))
+			}
+			if e.upstream.Load() != 0 {
+				t.Errorf("%s: denied user reached upstream", tc.name)
+			}
+		}
+	})
+}
