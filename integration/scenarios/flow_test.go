@@ -224,3 +224,32 @@ func TestExcludedPaths(t *testing.T) {
 		}
 	})
 }
+
+// TestES256AndChunkedSession: an ES256-signing provider, and a session too large for one cookie (a big forwarded
+// claim) that is split into chunks and reassembled.
+func TestES256AndChunkedSession(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		user := devidp.DemoUser()
+		user.Name = strings.Repeat("N", 5000)
+		idp := startIDP(t, devidp.Options{AZPClaim: true, SigningAlg: "ES256", Users: []devidp.User{user}})
+		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"forwardHeaders": map[string]any{"X-Forwarded-Name": "name"}}))
+		b := e.browser()
+		er := b.mustLogin("/big")
+		if er.Headers["X-Forwarded-Name"] != user.Name {
+			t.Fatalf("upstream X-Forwarded-Name has %d bytes, want %d", len(er.Headers["X-Forwarded-Name"]), len(user.Name))
+		}
+		u, _ := url.Parse(e.srv.URL)
+		chunks := 0
+		for _, c := range b.c.Jar.Cookies(u) {
+			if strings.HasPrefix(c.Name, "_descopeoidc") {
+				chunks++
+			}
+		}
+		if chunks < 2 || !strings.Contains(b.sessionCookie()[:2], ".") {
+			t.Fatalf("session in %d cookies, want it chunked", chunks)
+		}
+		if _, leaked := er.Headers["Cookie"]; leaked {
+			t.Fatalf("plugin cookies reached upstream: %q", er.Headers["Cookie"][:20])
+		}
+	})
+}
