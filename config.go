@@ -16,7 +16,8 @@ import (
 
 // Config is the middleware configuration. Traefik decodes it from the dynamic configuration with mapstructure
 // (keys are case-insensitive, values weakly typed: "true" and "60" arrive as strings, "a,b" becomes a list).
-// Durations are strings such as "90s", "24h" or a number of seconds. Every string value may contain ${ENV_NAME}.
+// Durations are strings such as "90s", "24h" or a number of seconds. Every string value (also in lists and maps) may
+// contain ${ENV_NAME}; booleans may not (Traefik decodes them before the plugin sees them).
 type Config struct {
 	Issuer                 string            `json:"issuer,omitempty"`
 	ProjectID              string            `json:"projectID,omitempty"`
@@ -187,10 +188,15 @@ func expandConfigEnv(c *Config) error {
 	}{
 		{"issuer", &c.Issuer}, {"projectID", &c.ProjectID}, {"clientID", &c.ClientID},
 		{"clientSecret", &c.ClientSecret}, {"clientSecretFile", &c.ClientSecretFile},
-		{"privateKeyFile", &c.PrivateKeyFile}, {"sessionSecret", &c.SessionSecret},
-		{"sessionSecretFile", &c.SessionSecretFile}, {"postLogoutRedirectURL", &c.PostLogoutRedirectURL},
-		{"cookieDomain", &c.CookieDomain}, {"tenant", &c.Tenant}, {"caFile", &c.CAFile},
-		{"callbackPath", &c.CallbackPath}, {"logoutPath", &c.LogoutPath},
+		{"clientAuthMethod", &c.ClientAuthMethod}, {"privateKeyFile", &c.PrivateKeyFile},
+		{"privateKeyID", &c.PrivateKeyID}, {"sessionSecret", &c.SessionSecret},
+		{"sessionSecretFile", &c.SessionSecretFile}, {"callbackPath", &c.CallbackPath},
+		{"logoutPath", &c.LogoutPath}, {"postLogoutRedirectURL", &c.PostLogoutRedirectURL},
+		{"leeway", &c.Leeway}, {"unauthenticated", &c.Unauthenticated}, {"cookieName", &c.CookieName},
+		{"cookieDomain", &c.CookieDomain}, {"cookiePath", &c.CookiePath}, {"cookieSameSite", &c.CookieSameSite},
+		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
+		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
+		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)
@@ -199,19 +205,36 @@ func expandConfigEnv(c *Config) error {
 		}
 		*f.p = strings.TrimSpace(v)
 	}
-	for i, v := range c.PreviousSessionSecrets {
-		e, err := expandEnv("previousSessionSecrets", v)
-		if err != nil {
-			return err
-		}
-		c.PreviousSessionSecrets[i] = e
+	lists := []struct {
+		key string
+		l   []string
+	}{
+		{"previousSessionSecrets", c.PreviousSessionSecrets}, {"scopes", c.Scopes},
+		{"bearerAudiences", c.BearerAudiences}, {"acceptedIssuers", c.AcceptedIssuers},
+		{"requiredRoles", c.RequiredRoles}, {"requiredPermissions", c.RequiredPermissions},
+		{"excludedPaths", c.ExcludedPaths},
 	}
-	for k, v := range c.AuthParams {
-		e, err := expandEnv("authParams."+k, v)
-		if err != nil {
-			return err
+	for _, f := range lists {
+		for i, v := range f.l {
+			e, err := expandEnv(f.key, v)
+			if err != nil {
+				return err
+			}
+			f.l[i] = e
 		}
-		c.AuthParams[k] = e
+	}
+	maps := []struct {
+		key string
+		m   map[string]string
+	}{{"authParams", c.AuthParams}, {"forwardHeaders", c.ForwardHeaders}}
+	for _, f := range maps {
+		for k, v := range f.m {
+			e, err := expandEnv(f.key+"."+k, v)
+			if err != nil {
+				return err
+			}
+			f.m[k] = e
+		}
 	}
 	return nil
 }
@@ -288,7 +311,8 @@ func deriveClientAuth(c *Config, s *settings) error {
 		if err != nil {
 			return fmt.Errorf("privateKeyFile: %v", err)
 		}
-		s.assertionKey, s.assertionAlg, s.assertionKID = key, alg, c.PrivateKeyID
+		s.assertionKey = key // not in a tuple assignment: an `any` from an `any` there panics under Yaegi (reflect.Set)
+		s.assertionAlg, s.assertionKID = alg, c.PrivateKeyID
 	default:
 		return fmt.Errorf("clientAuthMethod: %q is not one of client_secret_basic, client_secret_post, private_key_jwt", c.ClientAuthMethod)
 	}

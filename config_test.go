@@ -222,17 +222,24 @@ func TestConfigEnvExpansion(t *testing.T) {
 	t.Setenv("DESCOPEOIDC_TEST_HOST", "idp.example")
 	t.Setenv("DESCOPEOIDC_TEST_SECRET", secret)
 	t.Setenv("DESCOPEOIDC_TEST_CLIENT", "from-env")
+	t.Setenv("DESCOPEOIDC_TEST_MARGIN", "7s")
 	s, err := newSettingsFor(t, func(c *Config) {
 		c.Issuer = "https://${DESCOPEOIDC_TEST_HOST}/t1"
 		c.ClientSecret = "${DESCOPEOIDC_TEST_CLIENT}-secret"
 		c.SessionSecret = "${DESCOPEOIDC_TEST_SECRET}"
 		c.AuthParams = map[string]string{"audience": "api://${DESCOPEOIDC_TEST_CLIENT}"}
+		c.RefreshMargin = "${DESCOPEOIDC_TEST_MARGIN}"
+		c.RequiredRoles = []string{"${DESCOPEOIDC_TEST_CLIENT}-role"}
+		c.ForwardHeaders = map[string]string{"X-User": "${DESCOPEOIDC_TEST_CLIENT}"}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.issuer != "https://idp.example/t1" || s.clientSecret != "from-env-secret" || s.authParams.Get("audience") != "api://from-env" {
 		t.Errorf("issuer %q clientSecret %q audience %q", s.issuer, s.clientSecret, s.authParams.Get("audience"))
+	}
+	if s.refreshMargin != 7*time.Second || s.authz.roles[0] != "from-env-role" || s.headers[0].path[0] != "from-env" {
+		t.Errorf("refreshMargin %s roles %v header claim %v: durations, lists and maps are expanded too", s.refreshMargin, s.authz.roles, s.headers[0].path)
 	}
 	// The session key must be derived from the expanded value: the literal secret opens what it seals.
 	literal, err := newSettingsFor(t, func(c *Config) { c.SessionSecret = secret })
