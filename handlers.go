@@ -138,11 +138,7 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		}
 		m.sessions.finishRefresh(key, f)
 	}
-	select {
-	case <-f.done:
-	case <-r.Context().Done():
-		return nil
-	}
+	<-f.done // not a select with r.Context().Done(): see provider.get (Yaegi); the refresh is bounded by httpTimeout
 	if f.err == nil {
 		if err := m.writeSessionCookie(w, r, f.rep.cookie); err != nil {
 			m.logf(levelError, "writing refreshed session: %v", err)

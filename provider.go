@@ -124,11 +124,9 @@ func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force 
 	if leader {
 		p.lead(c, f, fetch)
 	}
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	// A plain receive, not a select with ctx.Done(): Yaegi shares one select's case array between all goroutines
+	// running it (data race; a waiter can end up on another request's channels). lead is bounded by httpTimeout.
+	<-f.done
 	p.mu.Lock()
 	v := c.value
 	p.mu.Unlock()
@@ -253,13 +251,14 @@ func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
 	return v.keys, nil
 }
 
-// takeRefetchToken reports whether an unknown kid may trigger a JWKS refetch now (a small token bucket), or
-// whether a refetch is already running, whose result the caller can simply wait for.
-func (p *provider) takeRefetchToken() bool {
+// takeRefetchToken reports whether an unknown kid may trigger a JWKS refetch now (a small token bucket), or returns
+// the refetch already running, whose result the caller waits for. (Joining must not force a fetch of its own: a
+// caller that arrives after the flight ended would start one without a token, and a flood would chain them.)
+func (p *provider) takeRefetchToken() (bool, *flight) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.jwks.inflight != nil {
-		return true
+		return false, p.jwks.inflight
 	}
 	now := p.now()
 	p.tokens += now.Sub(p.tokensAt).Seconds() / refetchEvery.Seconds()
@@ -268,10 +267,10 @@ func (p *provider) takeRefetchToken() bool {
 	}
 	p.tokensAt = now
 	if p.tokens < 1 {
-		return false
+		return false, nil
 	}
 	p.tokens--
-	return true
+	return true, nil
 }
 
 // key finds the verification key for (kid, alg), refetching the JWKS once when the kid is unknown.
@@ -283,10 +282,19 @@ func (p *provider) key(ctx context.Context, kid, alg string) (any, error) {
 	if k, ok := ks.find(kid, alg); ok {
 		return k, nil
 	}
-	if kid == "" || !p.takeRefetchToken() {
+	if kid == "" {
 		return nil, fmt.Errorf("no key for kid %q and alg %s", kid, alg)
 	}
-	if ks, err = p.keys(ctx, true); err != nil {
+	token, running := p.takeRefetchToken()
+	if running != nil {
+		<-running.done // bounded by httpTimeout; a plain receive (see get)
+		ks, err = p.keys(ctx, false)
+	} else if token {
+		ks, err = p.keys(ctx, true)
+	} else {
+		return nil, fmt.Errorf("no key for kid %q and alg %s", kid, alg)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if k, ok := ks.find(kid, alg); ok {
