@@ -38,6 +38,16 @@ type Options struct {
 	Env        []string // environment for Traefik (the plugin's ${...} values, ECHO_URL)
 	LogTo      io.Writer
 	NoPlugin   bool // plain Traefik: the router without the middleware (benchmark baseline)
+	// ExtraPlugins are more local plugins to lay out: module name -> source directory (copied like this plugin).
+	ExtraPlugins map[string]string
+	// ReadyRouter is the router whose presence means Traefik is ready; default "echo@file".
+	ReadyRouter string
+	// Dynamic, when not nil, is written as dynamic.yml instead of the example's (tests derive it from the example
+	// with DeriveDynamic). NoPlugin still applies to it.
+	Dynamic []byte
+	// ProvidersThrottle, when not zero, sets providers.providersThrottleDuration in traefik.yml (Traefik applies at
+	// most one configuration change per provider in that time; its default, 2s, makes a 50-reload test slow).
+	ProvidersThrottle time.Duration
 }
 
 // Traefik is a running traefik process.
@@ -115,7 +125,8 @@ func (o *Options) defaults() error {
 	return err
 }
 
-// Prepare lays out the working directory: the plugin copy, traefik.yml with the ports set, dynamic.yml verbatim.
+// Prepare lays out the working directory: the plugin copy, traefik.yml with the ports set, dynamic.yml verbatim
+// (or Options.Dynamic).
 func Prepare(o *Options) error {
 	if err := o.defaults(); err != nil {
 		return err
@@ -127,18 +138,35 @@ func Prepare(o *Options) error {
 	if err := harness.CopyPlugin(harness.RepoRoot(), plugin); err != nil {
 		return err
 	}
+	for module, src := range o.ExtraPlugins {
+		dst := filepath.Join(o.Dir, "plugins-local", "src", module)
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+		if err := harness.CopyPlugin(src, dst); err != nil {
+			return err
+		}
+	}
 	static, err := os.ReadFile(filepath.Join(o.ExampleDir, "traefik.yml"))
 	if err != nil {
 		return err
 	}
 	s := strings.Replace(string(static), DefaultWebAddr, o.WebAddr, 1)
 	s = strings.Replace(s, DefaultAPIAddr, o.APIAddr, 1)
+	if o.ProvidersThrottle > 0 {
+		if !strings.Contains(s, "\nproviders:\n") {
+			return errors.New("traefik.yml: no top-level providers: section to set providersThrottleDuration in")
+		}
+		s = strings.Replace(s, "\nproviders:\n", "\nproviders:\n  providersThrottleDuration: "+o.ProvidersThrottle.String()+"\n", 1)
+	}
 	if err := os.WriteFile(filepath.Join(o.Dir, "traefik.yml"), []byte(s), 0o644); err != nil {
 		return err
 	}
-	dynamic, err := os.ReadFile(filepath.Join(o.ExampleDir, "dynamic.yml"))
-	if err != nil {
-		return err
+	dynamic := o.Dynamic
+	if dynamic == nil {
+		if dynamic, err = os.ReadFile(filepath.Join(o.ExampleDir, "dynamic.yml")); err != nil {
+			return err
+		}
 	}
 	if o.NoPlugin {
 		dynamic = []byte(strings.Replace(string(dynamic), "middlewares: [descope-login]", "middlewares: []", 1))
@@ -147,7 +175,10 @@ func Prepare(o *Options) error {
 }
 
 // Start prepares the directory and starts Traefik, returning once it answers its ping and has the echo router.
-func Start(o Options) (*Traefik, error) {
+func Start(o Options) (*Traefik, error) { return StartContext(context.Background(), o) }
+
+// StartContext is Start, abandoned (Traefik stopped) when ctx ends before Traefik is ready.
+func StartContext(ctx context.Context, o Options) (*Traefik, error) {
 	if err := Prepare(&o); err != nil {
 		return nil, err
 	}
@@ -165,25 +196,35 @@ func Start(o Options) (*Traefik, error) {
 		return nil, fmt.Errorf("starting traefik: %v", err)
 	}
 	t := &Traefik{Dir: o.Dir, WebURL: "http://" + o.WebAddr, APIURL: "http://" + o.APIAddr, cmd: cmd, logs: logs, waitErr: make(chan error, 1)}
+	ready := o.ReadyRouter
+	if ready == "" {
+		ready = "echo@file"
+	}
 	go func() { t.waitErr <- cmd.Wait() }()
-	if err := t.waitReady(60 * time.Second); err != nil {
+	if err := t.waitReady(ctx, ready, 60*time.Second); err != nil {
 		_ = t.Stop()
 		return nil, fmt.Errorf("%v\ntraefik log:\n%s", err, t.Logs())
 	}
 	return t, nil
 }
 
-func (t *Traefik) waitReady(timeout time.Duration) error {
+func (t *Traefik) waitReady(ctx context.Context, router string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-t.waitErr:
 			t.waitErr <- err
 			return fmt.Errorf("traefik exited early: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("traefik start abandoned: %v", ctx.Err())
 		default:
 		}
-		if t.hasRouter("echo@file") {
+		if t.hasRouter(router) {
 			return nil
+		}
+		// The file provider does not retry a configuration it could not build: fail now rather than at the timeout.
+		if strings.Contains(t.Logs(), "Error while building configuration") {
+			return errors.New("traefik could not build the dynamic configuration (dynamic.yml)")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -198,6 +239,13 @@ func (t *Traefik) hasRouter(name string) bool {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"status":"enabled"`))
+}
+
+// Wait blocks until the process has ended and returns its exit error (nil for a clean exit).
+func (t *Traefik) Wait() error {
+	err := <-t.waitErr
+	t.waitErr <- err
+	return err
 }
 
 // PID is the Traefik process ID.

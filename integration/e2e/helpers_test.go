@@ -1,0 +1,328 @@
+// Package e2e runs the plugin end to end in the real Traefik binary (bin/traefik, started by package stack with the
+// examples/local configuration and this checkout as a local plugin), in front of the echo upstream, with the
+// Descope-like devidp provider: everything on loopback, on free ports, in this process except Traefik itself.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/devidp"
+	"github.com/traefik-descope/descopeoidc/integration/echo"
+	"github.com/traefik-descope/descopeoidc/integration/stack"
+)
+
+const (
+	sessionSecret = "e2e-session-secret-0123456789abcdef-0123456789"
+	cookieName    = "_descopeoidc"
+)
+
+func TestMain(m *testing.M) {
+	// zitadel's provider logs every rejected request through slog at info level; the tests assert on outcomes.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	os.Exit(m.Run())
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// needTraefik makes sure bin/traefik exists (`make integration` builds it first; a bare `go test` builds it here,
+// which takes minutes the first time).
+func needTraefik(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() { _, buildErr = stack.BuildTraefik() })
+	if buildErr != nil {
+		t.Fatalf("traefik binary: %v", buildErr)
+	}
+}
+
+func startIDP(t *testing.T, o devidp.Options) *devidp.Server {
+	t.Helper()
+	o.AllowLoopbackRedirects = true
+	o.AZPClaim = true
+	idp, err := devidp.Start(o)
+	if err != nil {
+		t.Fatalf("devidp: %v", err)
+	}
+	t.Cleanup(func() { _ = idp.Close() })
+	return idp
+}
+
+// upstream is the echo service, counting the requests that reach it.
+type upstream struct {
+	URL  string
+	hits atomic.Int64
+}
+
+func startEcho(t *testing.T) *upstream {
+	t.Helper()
+	u := &upstream{}
+	h := echo.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.hits.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u.URL = srv.URL
+	return u
+}
+
+// startTraefik runs bin/traefik with examples/local (dynamic.yml as is, or o.Dynamic) on free loopback ports, with
+// the environment the example's ${...} references need. It is stopped at cleanup; its log is printed when the test
+// failed.
+func startTraefik(t *testing.T, idp *devidp.Server, up *upstream, o stack.Options) *stack.Traefik {
+	t.Helper()
+	needTraefik(t)
+	o.WebAddr, o.APIAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	o.Env = append([]string{
+		"OIDC_ISSUER=" + idp.Issuer(),
+		"DESCOPE_PROJECT_ID=" + idp.ClientID(),
+		"DESCOPE_ACCESS_KEY=" + idp.ClientSecret(),
+		"SESSION_SECRET=" + sessionSecret,
+		"ECHO_URL=" + up.URL,
+	}, o.Env...)
+	start := time.Now()
+	tr, err := stack.Start(o)
+	if err != nil {
+		t.Fatalf("starting traefik: %v", err)
+	}
+	t.Logf("traefik pid %d on %s (API %s) ready in %s", tr.PID(), tr.WebURL, tr.APIURL, time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := tr.Stop(); err != nil {
+			t.Errorf("stopping traefik: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("traefik log (%s):\n%s", tr.WebURL, tail(tr.Logs(), 30000))
+		}
+	})
+	return tr
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// logProblems returns Traefik's log lines that show a failure: any panic, any error-level line of Traefik (common
+// format "ERR" or JSON "level":"error"), and the plugin's own error lines ("descopeoidc[...] level=error").
+func logProblems(log string) []string {
+	var out []string
+	for _, line := range strings.Split(ansiEscape.ReplaceAllString(log, ""), "\n") {
+		lower := strings.ToLower(line)
+		fields := strings.Fields(line)
+		switch {
+		case strings.Contains(lower, "panic"),
+			strings.Contains(lower, `"level":"error"`), strings.Contains(lower, `"level":"fatal"`),
+			len(fields) > 1 && (fields[1] == "ERR" || fields[1] == "FTL"),
+			strings.Contains(line, "descopeoidc[") && strings.Contains(line, "level=error"):
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// checkLog fails the test when Traefik's log shows a problem.
+func checkLog(t *testing.T, tr *stack.Traefik) {
+	t.Helper()
+	if p := logProblems(tr.Logs()); len(p) > 0 {
+		t.Errorf("traefik %s logged %d problem line(s):\n%s", tr.WebURL, len(p), strings.Join(p, "\n"))
+	}
+}
+
+// client is a browser-like HTTP client: one cookie jar, redirects not followed (each hop is checked).
+type client struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newClient(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, c: &http.Client{
+		Jar:           jar,
+		Timeout:       15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) location() string { return r.header.Get("Location") }
+
+func (c *client) do(method, rawURL string, hdr map[string]string) response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+func (c *client) get(rawURL string) response { return c.do(http.MethodGet, rawURL, nil) }
+
+// cookie is the jar's value of the named cookie for rawURL ("" when none).
+func (c *client) cookie(rawURL, name string) string {
+	u, _ := url.Parse(rawURL)
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// expectLoginRedirect asserts that GET rawURL is sent to the provider's authorization endpoint, with this site's
+// callback as redirect_uri, and returns the authorization URL.
+func (c *client) expectLoginRedirect(rawURL string, idp *devidp.Server, site string) string {
+	c.t.Helper()
+	r := c.get(rawURL)
+	if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathAuthorize+"?") {
+		c.t.Fatalf("GET %s: status %d Location %q, want 302 to %s (body %q)", rawURL, r.status, r.location(), idp.URL()+devidp.PathAuthorize, r.body)
+	}
+	u, _ := url.Parse(r.location())
+	q := u.Query()
+	if q.Get("redirect_uri") != site+"/oauth2/callback" || q.Get("client_id") != idp.ClientID() || q.Get("code_challenge_method") != "S256" {
+		c.t.Fatalf("authorization request %v: want redirect_uri %s/oauth2/callback, client_id %s, PKCE S256", q, site, idp.ClientID())
+	}
+	return r.location()
+}
+
+// login runs the whole code flow for path through site: redirect, the provider's login form (posted by
+// devidp.Login, which follows the provider's own redirects), and the callback, which must send the browser back to
+// path with a session cookie.
+func (c *client) login(idp *devidp.Server, site, path string) {
+	c.t.Helper()
+	authz := c.expectLoginRedirect(site+path, idp, site)
+	cb, err := idp.Login(c.c, authz, devidp.DemoUsername, devidp.DemoPassword)
+	if err != nil {
+		c.t.Fatalf("provider login: %v", err)
+	}
+	if !strings.HasPrefix(cb, site+"/oauth2/callback?") {
+		c.t.Fatalf("provider sent the browser to %q, want %s/oauth2/callback?...", cb, site)
+	}
+	r := c.get(cb)
+	if r.status != http.StatusFound || r.location() != path {
+		c.t.Fatalf("callback: status %d Location %q, want 302 to %q (body %q)", r.status, r.location(), path, r.body)
+	}
+	if c.cookie(site, cookieName) == "" {
+		c.t.Fatalf("callback set no %s cookie", cookieName)
+	}
+}
+
+// echo requests rawURL and decodes what the echo upstream received; anything else than its 200 fails the test.
+func (c *client) echo(rawURL string, hdr map[string]string) echo.Request {
+	c.t.Helper()
+	r := c.do(http.MethodGet, rawURL, hdr)
+	if r.status != http.StatusOK {
+		c.t.Fatalf("GET %s: status %d Location %q, want 200 from the upstream (body %q)", rawURL, r.status, r.location(), r.body)
+	}
+	var er echo.Request
+	if err := json.Unmarshal([]byte(r.body), &er); err != nil {
+		c.t.Fatalf("GET %s: not an echo answer: %q", rawURL, r.body)
+	}
+	return er
+}
+
+// checkIdentity asserts the identity headers of examples/local/dynamic.yml for the demo user.
+func checkIdentity(t *testing.T, er echo.Request) {
+	t.Helper()
+	want := map[string]string{
+		"X-Forwarded-User":   devidp.DemoSubject,
+		"X-Forwarded-Email":  devidp.DemoUsername,
+		"X-Forwarded-Name":   devidp.DemoUser().Name,
+		"X-Forwarded-Roles":  strings.Join(devidp.DemoUser().Roles, ","),
+		"X-Forwarded-Tenant": devidp.DemoTenant,
+	}
+	for k, v := range want {
+		if er.Headers[k] != v {
+			t.Errorf("upstream header %s = %q, want %q", k, er.Headers[k], v)
+		}
+	}
+	if strings.Contains(er.Headers["Cookie"], cookieName) {
+		t.Errorf("upstream received the session cookie: Cookie %q", er.Headers["Cookie"])
+	}
+}
+
+// logout posts to site's logout path (same origin) and follows the redirect chain through the provider's
+// end_session endpoint back to site, which must then ask for a login again. It returns the chain's URLs.
+func (c *client) logout(idp *devidp.Server, site string) []string {
+	c.t.Helper()
+	r := c.do(http.MethodPost, site+"/oauth2/logout", map[string]string{"Origin": site})
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathLogout+"?") {
+		c.t.Fatalf("POST /oauth2/logout: status %d Location %q, want 303 to the provider's end_session endpoint", r.status, r.location())
+	}
+	u, _ := url.Parse(r.location())
+	q := u.Query()
+	if q.Get("id_token_hint") == "" || q.Get("client_id") != idp.ClientID() || q.Get("post_logout_redirect_uri") != site+"/" {
+		c.t.Errorf("end_session parameters %v: want id_token_hint, client_id %s, post_logout_redirect_uri %s/", q, idp.ClientID(), site)
+	}
+	if c.cookie(site, cookieName) != "" {
+		c.t.Errorf("session cookie still in the jar after logout")
+	}
+	chain := []string{site + "/oauth2/logout", r.location()}
+	next := r.location()
+	for hop := 0; hop < 5; hop++ {
+		r = c.get(next)
+		if r.status < 300 || r.status > 399 {
+			c.t.Fatalf("logout chain %v: GET %s answered %d, want a redirect (body %q)", chain, next, r.status, r.body)
+		}
+		next = r.location()
+		chain = append(chain, next)
+		if strings.HasPrefix(next, idp.URL()+devidp.PathAuthorize+"?") {
+			return chain // back on the site, which asks for a login
+		}
+		if !strings.HasPrefix(next, "http") {
+			next = resolve(chain[len(chain)-2], next)
+		}
+	}
+	c.t.Fatalf("logout chain %v does not end with a login redirect", chain)
+	return nil
+}
+
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := b.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return r.String()
+}
+
+func fmtKiB(k int) string { return fmt.Sprintf("%.1f MiB", float64(k)/1024) }
