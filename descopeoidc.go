@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ type Middleware struct {
 	states    *usedStates
 	now       func() time.Time
 	ownPrefix string // cookie names starting with this are the plugin's own
+	// chunkNames[i] is the name of session chunk i (chunkNames[0] the session cookie itself), computed once: the
+	// hot path reads chunked sessions without building names.
+	chunkNames []string
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -45,41 +49,55 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		now:       time.Now,
 		ownPrefix: s.cookieName + "_",
 	}
+	m.chunkNames = make([]string, maxSessionChunks)
+	m.chunkNames[0] = s.cookieName
+	for i := 1; i < maxSessionChunks; i++ {
+		m.chunkNames[i] = m.ownPrefix + strconv.Itoa(i)
+	}
 	return m, nil
 }
 
 // ServeHTTP routes the plugin's own paths and authenticates everything else.
+//
+// ServeHTTP and what a request with a cached session or token runs (sessionHit, bearerHit, forward, stripCookies)
+// are the hot path, and under Yaegi its cost is mostly calls: each call allocates a frame with every local variable
+// of the callee, a method call costs several times a function call, and each call into compiled code goes through
+// reflect. So these are plain functions with few locals, and whatever is rare (a new, refreshed, ending or denied
+// session, an unknown token, errors) is in the methods they hand the request to. bench/ and integration/benchmarks
+// measure it.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := m.s
 	path := r.URL.Path
-	if path == m.s.callbackPath {
+	if path == s.callbackPath {
 		m.handleCallback(w, r)
 		return
 	}
-	if path == m.s.logoutPath {
+	if path == s.logoutPath {
 		m.handleLogout(w, r)
 		return
 	}
-	for _, h := range m.s.stripHeaders {
-		delete(r.Header, h) // names are canonical: nobody can forge an identity header
+	h := r.Header
+	for _, name := range s.stripHeaders {
+		delete(h, name) // names are canonical: nobody can forge an identity header
 	}
-	for name := range r.Header {
+	for name := range h {
 		// X-Forwarded_User: CGI/WSGI/Rack-style upstreams read '_' as '-', so it would pass for X-Forwarded-User
-		if strings.IndexByte(name, '_') >= 0 && contains(m.s.stripHeaders, http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
-			delete(r.Header, name)
+		if strings.IndexByte(name, '_') >= 0 && contains(s.stripHeaders, http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
+			delete(h, name)
 		}
 	}
-	if m.excluded(path) {
+	if (len(s.excludedPrefixes) != 0 || len(s.excludedRegexps) != 0) && m.excluded(path) {
 		m.stripOwnCookies(r) // public paths never see the session either
 		m.next.ServeHTTP(w, r)
 		return
 	}
-	if m.s.bearer {
+	if s.bearer {
 		if tok, ok := bearerToken(r); ok {
-			m.serveBearer(w, r, tok)
+			bearerHit(m, w, r, tok)
 			return
 		}
 	}
-	m.serveSession(w, r)
+	sessionHit(m, w, r)
 }
 
 func (m *Middleware) excluded(path string) bool {
@@ -96,26 +114,34 @@ func (m *Middleware) excluded(path string) bool {
 	return false
 }
 
-// forward sends an authenticated request upstream with the identity headers of e and without the plugin's cookies.
-func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, e *entry, stripCookies bool) {
-	for i := 0; i+1 < len(e.headers); i += 2 {
-		r.Header[e.headers[i]] = []string{e.headers[i+1]}
+// forward sends an authenticated request upstream with the identity headers of e and, when cookies (the request's,
+// parsed once by sessionHit) is not nil, without the plugin's cookies. Hot path: a function, not a method.
+func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, cookies []*http.Cookie) {
+	h := r.Header
+	hs := e.headers
+	for i := 0; i+1 < len(hs); i += 2 {
+		h[hs[i]] = []string{hs[i+1]}
 	}
 	if m.s.forwardAccessToken && e.data != nil && e.data.AccessToken != "" {
-		r.Header["Authorization"] = []string{"Bearer " + e.data.AccessToken}
+		h["Authorization"] = []string{"Bearer " + e.data.AccessToken}
 	}
-	if stripCookies {
-		m.stripOwnCookies(r)
+	if cookies != nil {
+		stripCookies(m, r, cookies)
 	}
 	m.next.ServeHTTP(w, r)
 }
 
 // stripOwnCookies removes the session and login cookies from the upstream request, keeping the others.
 func (m *Middleware) stripOwnCookies(r *http.Request) {
-	cookies := r.Cookies()
-	kept := make([]string, 0, len(cookies))
+	stripCookies(m, r, r.Cookies())
+}
+
+// stripCookies sets the request's Cookie header to cookies (the request's, parsed) without the plugin's own.
+func stripCookies(m *Middleware, r *http.Request, cookies []*http.Cookie) {
+	name, prefix := m.s.cookieName, m.ownPrefix
+	var kept []string
 	for _, c := range cookies {
-		if c.Name != m.s.cookieName && !strings.HasPrefix(c.Name, m.ownPrefix) {
+		if c.Name != name && !strings.HasPrefix(c.Name, prefix) {
 			kept = append(kept, c.Name+"="+c.Value)
 		}
 	}

@@ -2,6 +2,7 @@ package descopeoidc
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,9 +12,39 @@ import (
 	"time"
 )
 
-// serveSession authenticates a browser request by its session cookie.
-func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request) {
-	raw, err := m.readSessionCookie(r)
+// sessionHit serves a request whose session is cached and needs nothing (no refresh, no re-issue, not ended, not
+// denied): the hot path of browser traffic. Everything else goes to serveSession, which decides afresh.
+func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
+	cookies := r.Cookies() // parsed once: for the session and for stripping the plugin's cookies
+	name := m.s.cookieName
+	raw := ""
+	for _, c := range cookies {
+		if c.Name == name { // the first one counts, as with r.Cookie
+			raw = c.Value
+			break
+		}
+	}
+	if strings.IndexByte(raw, '.') >= 0 { // "<n>.": chunked
+		raw, _ = sessionValue(m, cookies)
+	}
+	if raw != "" {
+		now := m.now().Unix()
+		sum := sha256.Sum256([]byte(raw)) // cacheKey and sessions.get, inlined
+		cache := m.sessions
+		cache.mu.RLock()
+		e := cache.m[string(sum[:])]
+		cache.mu.RUnlock()
+		if e != nil && e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
+			forward(m, w, r, e, cookies)
+			return
+		}
+	}
+	m.serveSession(w, r, cookies)
+}
+
+// serveSession authenticates a browser request by its session cookie (cookies: the request's, parsed).
+func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookies []*http.Cookie) {
+	raw, err := sessionValue(m, cookies)
 	if err != nil {
 		if err != errNoCookie {
 			m.logf(levelInfo, "session cookie unusable: %v", err)
@@ -62,7 +93,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request) {
 	if now >= e.seenAt {
 		m.touch(w, r, e, now)
 	}
-	m.forward(w, r, e, true)
+	forward(m, w, r, e, cookies)
 }
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
@@ -249,6 +280,22 @@ func bearerToken(r *http.Request) (string, bool) {
 	return "", false
 }
 
+// bearerHit serves a request whose bearer token is cached, unexpired and allowed: the hot path of API traffic.
+// Everything else goes to serveBearer.
+func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, tok string) {
+	now := m.now().Unix()
+	sum := sha256.Sum256([]byte(tok)) // cacheKey and bearers.get, inlined
+	cache := m.bearers
+	cache.mu.RLock()
+	e := cache.m[string(sum[:])]
+	cache.mu.RUnlock()
+	if e != nil && now < e.endAt && e.denied == "" {
+		forward(m, w, r, e, nil)
+		return
+	}
+	m.serveBearer(w, r, tok)
+}
+
 // serveBearer authenticates an API request by its bearer JWT, verified once and cached until it expires.
 func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok string) {
 	now := m.now().Unix()
@@ -283,7 +330,7 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 		m.forbidden(w, r, e.denied)
 		return
 	}
-	m.forward(w, r, e, false)
+	forward(m, w, r, e, nil)
 }
 
 // wantsAPIResponse tells API-style requests (which get 401, not a redirect) from browser navigations.

@@ -124,37 +124,49 @@ func (m *Middleware) newCookie(name, value, path string, maxAge int) *http.Cooki
 }
 
 func (m *Middleware) chunkName(i int) string {
-	if i == 0 {
-		return m.s.cookieName
-	}
-	return m.s.cookieName + "_" + strconv.Itoa(i)
+	return m.chunkNames[i]
 }
 
 // readSessionCookie returns the sealed session value, reassembled from its chunks. A chunked value is stored as
 // "<n>.<chunk0>" in the main cookie and the rest in <name>_1 … <name>_<n-1>; base64url never contains '.'.
 func (m *Middleware) readSessionCookie(r *http.Request) (string, error) {
-	c, err := r.Cookie(m.s.cookieName)
-	if err != nil {
+	return sessionValue(m, r.Cookies())
+}
+
+// sessionValue is readSessionCookie on the request's parsed cookies (the hot path parses them once). Of several
+// cookies with one name the first counts, as with r.Cookie.
+func sessionValue(m *Middleware, cookies []*http.Cookie) (string, error) {
+	v, ok := cookieValue(cookies, m.s.cookieName)
+	if !ok {
 		return "", errNoCookie
 	}
-	dot := strings.IndexByte(c.Value, '.')
+	dot := strings.IndexByte(v, '.')
 	if dot < 0 {
-		return c.Value, nil
+		return v, nil
 	}
-	n, err := strconv.Atoi(c.Value[:dot])
+	n, err := strconv.Atoi(v[:dot])
 	if err != nil || n < 2 || n > maxSessionChunks {
 		return "", errBadCookie
 	}
 	parts := make([]string, n)
-	parts[0] = c.Value[dot+1:]
+	parts[0] = v[dot+1:]
 	for i := 1; i < n; i++ {
-		ci, err := r.Cookie(m.chunkName(i))
-		if err != nil {
+		ci, ok := cookieValue(cookies, m.chunkNames[i])
+		if !ok {
 			return "", errBadCookie
 		}
-		parts[i] = ci.Value
+		parts[i] = ci
 	}
 	return strings.Join(parts, ""), nil
+}
+
+func cookieValue(cookies []*http.Cookie, name string) (string, bool) {
+	for _, c := range cookies {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return "", false
 }
 
 // writeSessionCookie sets the session, in chunks when needed, and expires chunks left over from a larger one.
