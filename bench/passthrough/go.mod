@@ -1,0 +1,3 @@
+module github.com/traefik-descope/passthrough
+
+go 1.22
