@@ -511,7 +511,7 @@ func deriveHeaders(c *Config, s *settings) error {
 		case "Cookie", "Host", "Authorization", "Content-Length", "Transfer-Encoding", "Connection":
 			return fmt.Errorf("forwardHeaders: %q cannot be set by the plugin", name)
 		}
-		s.stripHeaders = append(s.stripHeaders, canon)
+		s.stripHeaders = append(s.stripHeaders, underscoreSpellings(canon)...)
 		claim = strings.TrimSpace(claim)
 		if claim == "" {
 			continue // an empty claim only strips the header
@@ -523,6 +523,25 @@ func deriveHeaders(c *Config, s *settings) error {
 	sortHeaderRules(s.headers)
 	s.forwardAccessToken = c.ForwardAccessToken
 	return nil
+}
+
+// underscoreSpellings returns name and every spelling of it with some '-' written as '_', canonicalized as Go's
+// server stores request header names (X-Forwarded_User becomes "X-Forwarded_user").
+func underscoreSpellings(name string) []string {
+	out := []string{name}
+	if strings.Count(name, "-") > 6 {
+		return out // 2^k spellings: beyond that, only the canonical name
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] != '-' {
+			continue
+		}
+		n := len(out)
+		for j := 0; j < n; j++ {
+			out = append(out, http.CanonicalHeaderKey(out[j][:i]+"_"+out[j][i+1:]))
+		}
+	}
+	return out
 }
 
 // sortHeaderRules orders rules by name so that upstream headers are deterministic (insertion sort: a few entries).

@@ -78,13 +78,9 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := r.Header
 	for _, name := range s.stripHeaders {
-		delete(h, name) // names are canonical: nobody can forge an identity header
-	}
-	for name := range h {
-		// X-Forwarded_User: CGI/WSGI/Rack-style upstreams read '_' as '-', so it would pass for X-Forwarded-User
-		if strings.IndexByte(name, '_') >= 0 && contains(s.stripHeaders, http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))) {
-			delete(h, name)
-		}
+		// canonical names, plus their '_' spellings (X-Forwarded_User): CGI/WSGI/Rack-style upstreams read '_' as
+		// '-'. Precomputed in New: no loop over the request's headers here.
+		delete(h, name)
 	}
 	if (len(s.excludedPrefixes) != 0 || len(s.excludedRegexps) != 0) && m.excluded(path) {
 		m.stripOwnCookies(r) // public paths never see the session either
