@@ -62,13 +62,14 @@ func (Compiled) Build(cfg map[string]any, next http.Handler, name string) (http.
 // Yaegi builds the middleware through Traefik's plugin builder. One builder (one interpreter) is shared by all
 // middlewares of a process, as in Traefik, so package-level caches behave as they do there.
 type Yaegi struct {
-	builder *plugins.Builder
+	builder     *plugins.Builder
+	alias, name string
 }
 
-func (*Yaegi) Name() string { return "yaegi" }
+func (y *Yaegi) Name() string { return y.name }
 
 func (y *Yaegi) Build(cfg map[string]any, next http.Handler, name string) (http.Handler, error) {
-	ctor, err := y.builder.Build(PluginName, cfg, name)
+	ctor, err := y.builder.Build(y.alias, cfg, name)
 	if err != nil {
 		return nil, err
 	}
@@ -85,18 +86,20 @@ var (
 // LoadYaegi loads the plugin from a copy of the repository under a temporary plugins-local tree, once per process.
 func LoadYaegi() (*Yaegi, error) {
 	yaegiOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "descopeoidc-yaegi-")
-		if err != nil {
-			yaegiErr = err
-			return
-		}
-		yaegiInst, yaegiErr = loadFrom(dir)
+		yaegiInst, yaegiErr = LoadLocal("yaegi", RepoRoot(), ModuleName, PluginName)
 	})
 	return yaegiInst, yaegiErr
 }
 
-func loadFrom(dir string) (*Yaegi, error) {
-	if err := CopyPlugin(RepoRoot(), filepath.Join(dir, "plugins-local", "src", ModuleName)); err != nil {
+// LoadLocal loads the plugin whose source is in src (module path, alias in the static configuration) with Traefik's
+// local plugin loader, from a copy under a temporary plugins-local tree, as a target called name. Each call is a
+// new interpreter, as Traefik has one per plugin.
+func LoadLocal(name, src, module, alias string) (*Yaegi, error) {
+	dir, err := os.MkdirTemp("", "descopeoidc-yaegi-")
+	if err != nil {
+		return nil, err
+	}
+	if err := CopyPlugin(src, filepath.Join(dir, "plugins-local", "src", module)); err != nil {
 		return nil, err
 	}
 	chdirMu.Lock()
@@ -109,15 +112,15 @@ func loadFrom(dir string) (*Yaegi, error) {
 		return nil, err
 	}
 	defer func() { _ = os.Chdir(wd) }()
-	local := map[string]plugins.LocalDescriptor{PluginName: {ModuleName: ModuleName}}
+	local := map[string]plugins.LocalDescriptor{alias: {ModuleName: module}}
 	if err := plugins.SetupLocalPlugins(local); err != nil {
-		return nil, fmt.Errorf("SetupLocalPlugins: %w", err)
+		return nil, fmt.Errorf("plugin %s: SetupLocalPlugins: %w", src, err)
 	}
 	b, err := plugins.NewBuilder(nil, nil, local)
 	if err != nil {
-		return nil, fmt.Errorf("NewBuilder: %w", err)
+		return nil, fmt.Errorf("plugin %s: NewBuilder: %w", src, err)
 	}
-	return &Yaegi{builder: b}, nil
+	return &Yaegi{builder: b, alias: alias, name: name}, nil
 }
 
 // CopyPlugin copies what Traefik needs of the plugin (non-test Go files of the root package, go.mod, go.sum,
