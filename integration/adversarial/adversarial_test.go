@@ -230,14 +230,7 @@ func TestSlowTokenEndpoint(t *testing.T) {
 		idp.SetMode(badidp.SlowToken)
 		h, up := build(t, tg, baseConfig(idp, nil))
 		b := newBrowser(t, h)
-		au, err := b.startLogin(idp, "/app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cb, err := b.authorize(au)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cb := b.mustReachCallback(idp, "/app")
 		start := time.Now()
 		resp := b.callback(cb)
 		took := time.Since(start)
@@ -265,14 +258,7 @@ func TestProviderDownMidLogin(t *testing.T) {
 		logged := newBrowser(t, h)
 		logged.mustLogin(idp, "/app")
 		b := newBrowser(t, h)
-		au, err := b.startLogin(idp, "/app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cb, err := b.authorize(au)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cb := b.mustReachCallback(idp, "/app")
 		idp.Stop()
 		resp := b.callback(cb)
 		expectRejected(t, resp, &upstream{}, idp, cb, http.StatusServiceUnavailable)
@@ -314,14 +300,7 @@ func withQuery(u *url.URL, set map[string]string, del ...string) *url.URL {
 // pendingLogin starts a login in b and stops at the provider's redirect back: the callback is not delivered yet.
 func pendingLogin(t *testing.T, b *browser, idp *badidp.Server) *url.URL {
 	t.Helper()
-	au, err := b.startLogin(idp, "/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := b.authorize(au)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cb := b.mustReachCallback(idp, "/app")
 	return cb
 }
 

@@ -436,6 +436,20 @@ func (b *browser) login(idp *badidp.Server, target string) (response, *url.URL, 
 	return b.callback(cb), cb, nil
 }
 
+// mustReachCallback starts a login for target and returns the provider's redirect back to the app, not yet delivered.
+func (b *browser) mustReachCallback(idp *badidp.Server, target string) *url.URL {
+	b.t.Helper()
+	au, err := b.startLogin(idp, target)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cb, err := b.authorize(au)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return cb
+}
+
 // mustLogin logs in and checks that a session was set and the browser is sent to target.
 func (b *browser) mustLogin(idp *badidp.Server, target string) response {
 	b.t.Helper()
