@@ -16,11 +16,12 @@ help:
 	@echo "make test   - run all tests (installs chromium and wrk with apt-get when missing)"
 	@echo "make bench  - load benchmark through the real Traefik (wrk)"
 
-# Traefik v3.6.12 is built from the Go module proxy by the integration module (it pins its replace/exclude lines).
+# Traefik v3.6.12 is built from the Go module proxy by the integration module (it pins its replace/exclude lines),
+# statically (CGO_ENABLED=0): the same binary runs on the host and in the FROM-scratch images of examples/compose.
 traefik: $(TRAEFIK)
 $(TRAEFIK): integration/go.mod integration/go.sum
 	@echo ">> building Traefik v3.6.12 into $(TRAEFIK) (the first build compiles ~1,500 packages: several minutes; cached afterwards)"
-	@cd integration && $(GO) build -v -o ../$(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik 2>&1 | \
+	@cd integration && CGO_ENABLED=0 $(GO) build -v -o ../$(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik 2>&1 | \
 		awk '{ n++; if (n % 50 == 0) printf "   ... %d packages compiled\n", n } END { printf "   ... done (%d packages)\n", n }'
 	@test -x $(TRAEFIK)
 

@@ -71,6 +71,7 @@ func BuildTraefik() (string, error) {
 	}
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/traefik/traefik/v3/cmd/traefik")
 	cmd.Dir = filepath.Join(harness.RepoRoot(), "integration")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, like `make traefik`: it also runs in FROM-scratch images
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("building traefik: %v\n%s", err, out)
