@@ -5,11 +5,16 @@ GO    ?= go
 export GOFLAGS := -buildvcs=false
 
 TRAEFIK := bin/traefik
+# The provider matrix's providers that nobody here wrote (integration/providers): dex, built from its own wrapper
+# module, and panva's oidc-provider from npm.
+DEX := bin/dex
+OIDCPROVIDER := integration/providers/oidcprovider
+NODE_MODULES := $(OIDCPROVIDER)/node_modules/.package-lock.json
 FUZZTIME ?= 15s
 # Go test flags for the integration module (the race detector is on everywhere).
 ITEST_FLAGS ?= -race -count=1 -timeout 40m
 
-.PHONY: help demo test check unit integration fuzz e2e bench deps traefik clean
+.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules clean
 
 help:
 	@echo "make demo   - run the demo (Traefik + plugin + echo + local OIDC provider; Descope with DESCOPE_PROJECT_ID/DESCOPE_ACCESS_KEY)"
@@ -24,6 +29,24 @@ $(TRAEFIK): integration/go.mod integration/go.sum
 	@cd integration && CGO_ENABLED=0 $(GO) build -v -o ../$(TRAEFIK) github.com/traefik/traefik/v3/cmd/traefik 2>&1 | \
 		awk '{ n++; if (n % 50 == 0) printf "   ... %d packages compiled\n", n } END { printf "   ... done (%d packages)\n", n }'
 	@test -x $(TRAEFIK)
+
+# dex from .ci/tools/dex (its own module: dex's dependencies stay out of integration/go.mod), statically: with
+# memory storage it needs no cgo (sqlite would). Rebuilt only when the wrapper's go.mod/go.sum change.
+$(DEX): .ci/tools/dex/go.mod .ci/tools/dex/go.sum
+	@echo ">> building dex into $(DEX) (the first build takes a few minutes; cached afterwards)"
+	@cd .ci/tools/dex && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o ../../../$(DEX) github.com/dexidp/dex/cmd/dex
+	@test -x $(DEX)
+
+# oidc-provider exactly as package-lock.json pins it (npm ci); node and npm come from Debian (.ci/deps.sh).
+# npm ci writes node_modules/.package-lock.json, which stands for the install: redone only when the lock changes.
+node_modules: $(NODE_MODULES)
+$(NODE_MODULES): $(OIDCPROVIDER)/package.json $(OIDCPROVIDER)/package-lock.json
+	@bash .ci/deps.sh
+	@echo ">> npm ci in $(OIDCPROVIDER)"
+	@cd $(OIDCPROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+providers: $(DEX) $(NODE_MODULES)
 
 # Built then run (not `go run`: on Ctrl-C, go run exits 1 even when the demo stops cleanly).
 demo: $(TRAEFIK)
@@ -48,8 +71,8 @@ fuzz:
 		echo "   $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
 
-integration: $(TRAEFIK)
-	@echo ">> integration tests (Traefik's Yaegi loader and compiled, zitadel provider, real traefik binary, chromium)"
+integration: $(TRAEFIK) providers
+	@echo ">> integration tests (Traefik's Yaegi loader and compiled, the provider matrix, real traefik binary, chromium)"
 	cd integration && $(GO) test $(ITEST_FLAGS) ./...
 
 test: deps check unit integration fuzz
@@ -59,4 +82,4 @@ bench: $(TRAEFIK)
 	@bash bench/run.sh
 
 clean:
-	rm -rf bin .run integration/artifacts
+	rm -rf bin .run integration/artifacts $(OIDCPROVIDER)/node_modules
