@@ -1,0 +1,86 @@
+package providers
+
+import (
+	"net/http"
+	"testing"
+)
+
+func startDex(t *testing.T) *Dex {
+	t.Helper()
+	d, err := StartDex(testOptions())
+	if err != nil {
+		t.Fatalf("StartDex: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dex output:\n%s", d.Output())
+		}
+		_ = d.Close()
+	})
+	return d
+}
+
+// TestDex starts dex and checks what the matrix relies on: the exact issuer, the login forms, the client's own
+// tokens, the gate, and each fact its Capabilities state.
+func TestDex(t *testing.T) {
+	p := startDex(t)
+	if p.Issuer() != p.Gate().URL()+"/dex" {
+		t.Fatalf("issuer: expected %s/dex, got %s", p.Gate().URL(), p.Issuer())
+	}
+	d := checkDiscovery(t, p)
+	checkLogin(t, p, d, newBrowser())
+
+	tok, err := ClientTokens(p, testRedirectURI, nil)
+	if err != nil {
+		t.Fatalf("ClientTokens: %v", err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatalf("ClientTokens: expected a refresh token with %v", p.Scopes())
+	}
+	id := checkIDToken(t, p, tok.IDToken)
+	if exp, iat := id["exp"].(float64), id["iat"].(float64); exp-iat != 5 {
+		t.Errorf("ID token lifetime: expected TokenTTL 5 s, got %v s", exp-iat)
+	}
+
+	// The access token is a JWT shaped like the ID token: aud = client ID, the authorization request's nonce.
+	h, at := jwtParts(t, tok.AccessToken)
+	if at["aud"] != p.Capabilities().AccessTokenAudience || at["nonce"] != "client-tokens-nonce-0123456789" {
+		t.Errorf("access token aud/nonce: expected %q/the request's nonce, got %v/%v", p.ClientID(), at["aud"], at["nonce"])
+	}
+	if _, typ := h["typ"]; typ || h["alg"] != "RS256" {
+		t.Errorf("access token header: expected RS256 without typ, got %v", h)
+	}
+	if ui := userinfo(t, d, tok.AccessToken); ui["sub"] != p.User().Subject || ui["email"] != p.User().Email {
+		t.Errorf("userinfo: expected sub %q and email %q, got %v", p.User().Subject, p.User().Email, ui)
+	}
+	checkGate(t, p)
+}
+
+// TestDexRefreshRotation pins dex's rotation: every refresh returns a new refresh token, and the previous one is
+// dead at once (dex's default reuse interval is 0): 400 invalid_request.
+func TestDexRefreshRotation(t *testing.T) {
+	p := startDex(t)
+	d := rawDiscovery(t, p)
+	tok, err := ClientTokens(p, testRedirectURI, nil)
+	if err != nil {
+		t.Fatalf("ClientTokens: %v", err)
+	}
+	st, code, next := refresh(t, p, d, tok.RefreshToken)
+	if st != http.StatusOK || next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken || next.IDToken == "" {
+		t.Fatalf("refresh: expected 200 with a new refresh token and an ID token, got %d %q (rotated: %v)",
+			st, code, next.RefreshToken != tok.RefreshToken)
+	}
+	if st, code, _ := refresh(t, p, d, tok.RefreshToken); st != http.StatusBadRequest || code != "invalid_request" {
+		t.Errorf("previous refresh token: expected 400 invalid_request, got %d %q", st, code)
+	}
+	if st, code, _ := refresh(t, p, d, next.RefreshToken); st != http.StatusOK {
+		t.Errorf("current refresh token: expected 200, got %d %q", st, code)
+	}
+}
+
+func TestDexSubject(t *testing.T) {
+	// dex's own encoding of IDTokenSubject{UserId: "1234", ConnId: "local"}: 0a 04 "1234" 12 05 "local".
+	if got := dexSubject("1234", "local"); got != "CgQxMjM0EgVsb2NhbA" {
+		t.Errorf("dexSubject: expected CgQxMjM0EgVsb2NhbA, got %s", got)
+	}
+}
