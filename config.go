@@ -19,49 +19,50 @@ import (
 // Durations are strings such as "90s", "24h" or a number of seconds. Every string value (also in lists and maps) may
 // contain ${ENV_NAME}; booleans may not (Traefik decodes them before the plugin sees them).
 type Config struct {
-	Issuer                 string            `json:"issuer,omitempty"`
-	ProjectID              string            `json:"projectID,omitempty"`
-	ClientID               string            `json:"clientID,omitempty"`
-	ClientSecret           string            `json:"clientSecret,omitempty"`
-	ClientSecretFile       string            `json:"clientSecretFile,omitempty"`
-	ClientAuthMethod       string            `json:"clientAuthMethod,omitempty"`
-	PrivateKeyFile         string            `json:"privateKeyFile,omitempty"`
-	PrivateKeyID           string            `json:"privateKeyID,omitempty"`
-	SessionSecret          string            `json:"sessionSecret,omitempty"`
-	SessionSecretFile      string            `json:"sessionSecretFile,omitempty"`
-	PreviousSessionSecrets []string          `json:"previousSessionSecrets,omitempty"`
-	CallbackPath           string            `json:"callbackPath,omitempty"`
-	LogoutPath             string            `json:"logoutPath,omitempty"`
-	PostLogoutRedirectURL  string            `json:"postLogoutRedirectURL,omitempty"`
-	RevokeOnLogout         bool              `json:"revokeOnLogout,omitempty"`
-	Scopes                 []string          `json:"scopes,omitempty"`
-	AuthParams             map[string]string `json:"authParams,omitempty"`
-	RequireAZP             bool              `json:"requireAZP"`
-	Leeway                 string            `json:"leeway,omitempty"`
-	ForwardHeaders         map[string]string `json:"forwardHeaders,omitempty"`
-	ForwardAccessToken     bool              `json:"forwardAccessToken,omitempty"`
-	Unauthenticated        string            `json:"unauthenticated,omitempty"`
-	CookieName             string            `json:"cookieName,omitempty"`
-	CookieDomain           string            `json:"cookieDomain,omitempty"`
-	CookiePath             string            `json:"cookiePath,omitempty"`
-	CookieSecure           bool              `json:"cookieSecure"`
-	CookieSameSite         string            `json:"cookieSameSite,omitempty"`
-	SessionMaxAge          string            `json:"sessionMaxAge,omitempty"`
-	SessionIdleTimeout     string            `json:"sessionIdleTimeout,omitempty"`
-	RefreshMargin          string            `json:"refreshMargin,omitempty"`
-	AllowBearerTokens      bool              `json:"allowBearerTokens,omitempty"`
-	BearerAudiences        []string          `json:"bearerAudiences,omitempty"`
-	AcceptedIssuers        []string          `json:"acceptedIssuers,omitempty"`
-	RequiredRoles          []string          `json:"requiredRoles,omitempty"`
-	RequiredPermissions    []string          `json:"requiredPermissions,omitempty"`
-	RequiredMatch          string            `json:"requiredMatch,omitempty"`
-	Tenant                 string            `json:"tenant,omitempty"`
-	ClaimRules             []ClaimRule       `json:"claimRules,omitempty"`
-	ExcludedPaths          []string          `json:"excludedPaths,omitempty"`
-	CAFile                 string            `json:"caFile,omitempty"`
-	InsecureSkipVerify     bool              `json:"insecureSkipVerify,omitempty"`
-	AllowInsecureIssuer    bool              `json:"allowInsecureIssuer,omitempty"`
-	LogLevel               string            `json:"logLevel,omitempty"`
+	Issuer                  string            `json:"issuer,omitempty"`
+	ProjectID               string            `json:"projectID,omitempty"`
+	ClientID                string            `json:"clientID,omitempty"`
+	ClientSecret            string            `json:"clientSecret,omitempty"`
+	ClientSecretFile        string            `json:"clientSecretFile,omitempty"`
+	ClientAuthMethod        string            `json:"clientAuthMethod,omitempty"`
+	PrivateKeyFile          string            `json:"privateKeyFile,omitempty"`
+	PrivateKeyID            string            `json:"privateKeyID,omitempty"`
+	SessionSecret           string            `json:"sessionSecret,omitempty"`
+	SessionSecretFile       string            `json:"sessionSecretFile,omitempty"`
+	PreviousSessionSecrets  []string          `json:"previousSessionSecrets,omitempty"`
+	CallbackPath            string            `json:"callbackPath,omitempty"`
+	LogoutPath              string            `json:"logoutPath,omitempty"`
+	PostLogoutRedirectURL   string            `json:"postLogoutRedirectURL,omitempty"`
+	RevokeOnLogout          bool              `json:"revokeOnLogout,omitempty"`
+	Scopes                  []string          `json:"scopes,omitempty"`
+	AuthParams              map[string]string `json:"authParams,omitempty"`
+	RequireAZP              bool              `json:"requireAZP"`
+	Leeway                  string            `json:"leeway,omitempty"`
+	ForwardHeaders          map[string]string `json:"forwardHeaders,omitempty"`
+	ForwardAccessToken      bool              `json:"forwardAccessToken,omitempty"`
+	KeepAuthorizationHeader bool              `json:"keepAuthorizationHeader,omitempty"`
+	Unauthenticated         string            `json:"unauthenticated,omitempty"`
+	CookieName              string            `json:"cookieName,omitempty"`
+	CookieDomain            string            `json:"cookieDomain,omitempty"`
+	CookiePath              string            `json:"cookiePath,omitempty"`
+	CookieSecure            bool              `json:"cookieSecure"`
+	CookieSameSite          string            `json:"cookieSameSite,omitempty"`
+	SessionMaxAge           string            `json:"sessionMaxAge,omitempty"`
+	SessionIdleTimeout      string            `json:"sessionIdleTimeout,omitempty"`
+	RefreshMargin           string            `json:"refreshMargin,omitempty"`
+	AllowBearerTokens       bool              `json:"allowBearerTokens,omitempty"`
+	BearerAudiences         []string          `json:"bearerAudiences,omitempty"`
+	AcceptedIssuers         []string          `json:"acceptedIssuers,omitempty"`
+	RequiredRoles           []string          `json:"requiredRoles,omitempty"`
+	RequiredPermissions     []string          `json:"requiredPermissions,omitempty"`
+	RequiredMatch           string            `json:"requiredMatch,omitempty"`
+	Tenant                  string            `json:"tenant,omitempty"`
+	ClaimRules              []ClaimRule       `json:"claimRules,omitempty"`
+	ExcludedPaths           []string          `json:"excludedPaths,omitempty"`
+	CAFile                  string            `json:"caFile,omitempty"`
+	InsecureSkipVerify      bool              `json:"insecureSkipVerify,omitempty"`
+	AllowInsecureIssuer     bool              `json:"allowInsecureIssuer,omitempty"`
+	LogLevel                string            `json:"logLevel,omitempty"`
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles") to equal one of Equals, or, when the claim is a
@@ -115,8 +116,10 @@ type settings struct {
 	stripHeaders                   []string
 	keepClaims                     map[string]bool
 	forwardAccessToken             bool
+	keepAuthorization              bool // keepAuthorizationHeader: the client's Authorization goes upstream on the session path
 	unauthMode                     int
 	cookieName, cookieDomain       string
+	statePrefix                    string // login-state cookies are statePrefix + a part of the state
 	cookiePath                     string
 	cookieSecure                   bool
 	sameSite                       http.SameSite
@@ -126,8 +129,7 @@ type settings struct {
 	bearerAudiences                []string
 	bearerIssuers                  []string
 	authz                          *authzRules
-	excludedPrefixes               []string
-	excludedRegexps                []*regexp.Regexp
+	excluded                       *pathMatcher
 	client                         *http.Client
 	logLevel                       int
 }
@@ -416,6 +418,55 @@ func deriveCookie(c *Config, s *settings) error {
 	default:
 		return fmt.Errorf("cookieSameSite: %q is not one of lax, strict, none", c.CookieSameSite)
 	}
+	if err := cookiePrefixRules(s); err != nil {
+		return err
+	}
+	s.statePrefix = stateCookiePrefix(s.cookieName)
+	return cookiesFit(s)
+}
+
+// cookiePrefixRules enforces what browsers require of __Host- and __Secure- cookie names (RFC 6265bis 4.1.3;
+// browsers match the prefixes case-insensitively): they silently drop such a cookie otherwise.
+func cookiePrefixRules(s *settings) error {
+	lower := strings.ToLower(s.cookieName)
+	switch {
+	case strings.HasPrefix(lower, "__host-"):
+		if !s.cookieSecure || s.cookiePath != "/" || s.cookieDomain != "" {
+			return fmt.Errorf("cookieName: %q (__Host-) requires cookieSecure: true, cookiePath \"/\" and no cookieDomain; got cookieSecure %t, cookiePath %q, cookieDomain %q",
+				s.cookieName, s.cookieSecure, s.cookiePath, s.cookieDomain)
+		}
+	case strings.HasPrefix(lower, "__secure-"):
+		if !s.cookieSecure {
+			return fmt.Errorf("cookieName: %q (__Secure-) requires cookieSecure: true", s.cookieName)
+		}
+	}
+	return nil
+}
+
+// stateCookiePrefix names the login-state cookies after the session cookie. They live on the callback path, which a
+// __Host- cookie may not (it needs Path=/): with a __Host- session name they take __Secure- instead (both need
+// Secure, which __Host- requires).
+func stateCookiePrefix(cookieName string) string {
+	if strings.HasPrefix(strings.ToLower(cookieName), "__host-") {
+		return "__Secure-" + cookieName[len("__host-"):] + "_state_"
+	}
+	return cookieName + "_state_"
+}
+
+// maxCookieBytes is what browsers store of one cookie (name, value and attributes, as in Set-Cookie): RFC 6265bis
+// 5.6 caps name plus value at 4096 bytes and each attribute value at 1024.
+const maxCookieBytes = 4096
+
+// cookiesFit checks that the largest session chunk the plugin writes, with its name and attributes, fits in
+// maxCookieBytes.
+func cookiesFit(s *settings) error {
+	c := &http.Cookie{
+		Name: s.cookieName + "_" + strconv.Itoa(maxSessionChunks-1), Value: strconv.Itoa(maxSessionChunks) + "." + strings.Repeat("A", maxCookieChunk),
+		Path: s.cookiePath, Domain: s.cookieDomain, MaxAge: 1 << 30, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	}
+	if n := len(c.String()); n > maxCookieBytes {
+		return fmt.Errorf("cookieName, cookiePath and cookieDomain: together too long; a session cookie would take %d bytes, browsers keep at most %d", n, maxCookieBytes)
+	}
 	return nil
 }
 
@@ -522,6 +573,10 @@ func deriveHeaders(c *Config, s *settings) error {
 	}
 	sortHeaderRules(s.headers)
 	s.forwardAccessToken = c.ForwardAccessToken
+	s.keepAuthorization = c.KeepAuthorizationHeader
+	if s.forwardAccessToken && s.keepAuthorization {
+		return errors.New("keepAuthorizationHeader: cannot be combined with forwardAccessToken, which sets the Authorization header itself")
+	}
 	return nil
 }
 
@@ -586,19 +641,21 @@ func deriveAuthz(c *Config, s *settings) error {
 }
 
 func deriveExcluded(c *Config, s *settings) error {
+	s.excluded = &pathMatcher{}
 	for _, p := range nonEmpty(c.ExcludedPaths) {
 		if strings.HasPrefix(p, "^") {
 			re, err := regexp.Compile(p)
 			if err != nil {
 				return fmt.Errorf("excludedPaths: %q is not a valid regular expression: %v", p, err)
 			}
-			s.excludedRegexps = append(s.excludedRegexps, re)
+			s.excluded.any = true
+			s.excluded.regexps = append(s.excluded.regexps, re)
 			continue
 		}
 		if err := validPath("excludedPaths", p); err != nil {
 			return err
 		}
-		s.excludedPrefixes = append(s.excludedPrefixes, p)
+		s.excluded.add(p)
 	}
 	return nil
 }

@@ -87,6 +87,12 @@ func TestConfigValidationErrorsNameTheKey(t *testing.T) {
 		{"bad cookieName", func(c *Config) { c.CookieName = "a b" }, "cookieName:"},
 		{"bad cookieDomain", func(c *Config) { c.CookieDomain = "example.com/x" }, "cookieDomain:"},
 		{"bad cookiePath", func(c *Config) { c.CookiePath = "app" }, "cookiePath:"},
+		{"__Host- without cookieSecure", func(c *Config) { c.CookieName, c.CookieSecure = "__Host-sid", false }, "cookieName: \"__Host-sid\" (__Host-) requires cookieSecure"},
+		{"__Host- with cookiePath", func(c *Config) { c.CookieName, c.CookiePath = "__host-sid", "/app" }, "cookieName: \"__host-sid\" (__Host-) requires"},
+		{"__Host- with cookieDomain", func(c *Config) { c.CookieName, c.CookieDomain = "__Host-sid", "example.com" }, "cookieDomain \"example.com\""},
+		{"__Secure- without cookieSecure", func(c *Config) { c.CookieName, c.CookieSecure = "__Secure-sid", false }, "cookieName: \"__Secure-sid\" (__Secure-) requires cookieSecure"},
+		{"cookies too long for a browser", func(c *Config) { c.CookiePath = "/" + strings.Repeat("p", 600) }, "cookieName, cookiePath and cookieDomain: together too long"},
+		{"keepAuthorizationHeader with forwardAccessToken", func(c *Config) { c.KeepAuthorizationHeader, c.ForwardAccessToken = true, true }, "keepAuthorizationHeader: cannot be combined with forwardAccessToken"},
 		{"relative callbackPath", func(c *Config) { c.CallbackPath = "oauth2/callback" }, "callbackPath:"},
 		{"protocol-relative logoutPath", func(c *Config) { c.LogoutPath = "//evil/logout" }, "logoutPath:"},
 		{"logoutPath equals callbackPath", func(c *Config) { c.LogoutPath = defaultCallbackPath }, "logoutPath: must differ"},
@@ -174,14 +180,25 @@ func TestConfigAcceptsValidVariants(t *testing.T) {
 				t.Errorf("durations %v %v %v", s.leeway, s.maxAge, s.idleTimeout)
 			}
 		}},
+		{"__Host- session name, __Secure- login cookies", func(c *Config) { c.CookieName = "__Host-sid" }, func(t *testing.T, s *settings) {
+			if s.cookieName != "__Host-sid" || s.statePrefix != "__Secure-sid_state_" {
+				t.Errorf("cookieName %q statePrefix %q", s.cookieName, s.statePrefix)
+			}
+		}},
+		{"__Secure- name keeps its prefix", func(c *Config) { c.CookieName, c.CookiePath, c.CookieDomain = "__Secure-sid", "/app", "example.com" }, func(t *testing.T, s *settings) {
+			if s.statePrefix != "__Secure-sid_state_" {
+				t.Errorf("statePrefix %q", s.statePrefix)
+			}
+		}},
 		{"sameSite none with secure", func(c *Config) { c.CookieSameSite = "NONE" }, func(t *testing.T, s *settings) {
 			if s.sameSite != http.SameSiteNoneMode {
 				t.Errorf("sameSite = %v", s.sameSite)
 			}
 		}},
 		{"excludedPaths prefixes and regexps", func(c *Config) { c.ExcludedPaths = []string{"/health", "^/public/.*\\.css$", " "} }, func(t *testing.T, s *settings) {
-			if len(s.excludedPrefixes) != 1 || len(s.excludedRegexps) != 1 {
-				t.Errorf("prefixes %v regexps %v", s.excludedPrefixes, s.excludedRegexps)
+			x := s.excluded
+			if !x.any || len(x.exact) != 1 || len(x.prefixes) != 1 || x.prefixes[0] != "/health/" || len(x.regexps) != 1 {
+				t.Errorf("exact %v prefixes %v regexps %v", x.exact, x.prefixes, x.regexps)
 			}
 		}},
 		{"forwardHeaders canonical, sorted, empty claim strips only", func(c *Config) {

@@ -9,22 +9,21 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // Middleware is the http.Handler Traefik calls. Everything in it is derived in New and never changes, except the
 // caches, which have their own locks.
 type Middleware struct {
-	next      http.Handler
-	name      string
-	s         *settings
-	p         *provider
-	sessions  *entryCache
-	bearers   *entryCache
-	states    *usedStates
-	now       func() time.Time
-	ownPrefix string // cookie names starting with this are the plugin's own
+	next     http.Handler
+	name     string
+	s        *settings
+	p        *provider
+	sessions *entryCache
+	bearers  *entryCache
+	states   *usedStates
+	now      func() time.Time
+	own      *ownCookies // the plugin's cookie names, for the Cookie header upstream
 	// chunkNames[i] is the name of session chunk i (chunkNames[0] the session cookie itself), computed once: the
 	// hot path reads chunked sessions without building names.
 	chunkNames []string
@@ -39,20 +38,20 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	}
 	transportKey := fmt.Sprintf("%s|%t|%t", config.CAFile, config.InsecureSkipVerify, config.AllowInsecureIssuer)
 	m := &Middleware{
-		next:      next,
-		name:      name,
-		s:         s,
-		p:         getProvider(s.issuer, transportKey, s.client, config.AllowInsecureIssuer),
-		sessions:  newEntryCache(maxCachedSessions),
-		bearers:   newEntryCache(maxCachedBearers),
-		states:    newUsedStates(),
-		now:       time.Now,
-		ownPrefix: s.cookieName + "_",
+		next:     next,
+		name:     name,
+		s:        s,
+		p:        getProvider(s.issuer, transportKey, s.client, config.AllowInsecureIssuer),
+		sessions: newEntryCache(maxCachedSessions),
+		bearers:  newEntryCache(maxCachedBearers),
+		states:   newUsedStates(),
+		now:      time.Now,
+		own:      newOwnCookies(s.cookieName, s.statePrefix),
 	}
 	m.chunkNames = make([]string, maxSessionChunks)
 	m.chunkNames[0] = s.cookieName
 	for i := 1; i < maxSessionChunks; i++ {
-		m.chunkNames[i] = m.ownPrefix + strconv.Itoa(i)
+		m.chunkNames[i] = s.cookieName + "_" + strconv.Itoa(i)
 	}
 	return m, nil
 }
@@ -82,8 +81,11 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// '-'. Precomputed in New: no loop over the request's headers here.
 		delete(h, name)
 	}
-	if (len(s.excludedPrefixes) != 0 || len(s.excludedRegexps) != 0) && m.excluded(path) {
-		m.stripOwnCookies(r) // public paths never see the session either
+	if s.excluded.any && s.excluded.match(path) {
+		if !s.keepAuthorization {
+			delete(h, "Authorization") // upstream sees an Authorization header only when the plugin verified or set it
+		}
+		stripCookies(m, r) // public paths never see the session either
 		m.next.ServeHTTP(w, r)
 		return
 	}
@@ -96,56 +98,27 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sessionHit(m, w, r)
 }
 
-func (m *Middleware) excluded(path string) bool {
-	for _, p := range m.s.excludedPrefixes {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	for _, re := range m.s.excludedRegexps {
-		if re.MatchString(path) {
-			return true
-		}
-	}
-	return false
-}
-
-// forward sends an authenticated request upstream with the identity headers of e and, when cookies (the request's,
-// parsed once by sessionHit) is not nil, without the plugin's cookies. Hot path: a function, not a method.
-func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, cookies []*http.Cookie) {
+// forward sends an authenticated request upstream with the identity headers of e, never with the plugin's cookies,
+// and with an Authorization header only when the plugin verified it (bearer: the first one, which bearerToken
+// read), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader). Hot path: a
+// function, not a method.
+func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, bearer bool) {
 	h := r.Header
 	hs := e.headers
 	for i := 0; i+1 < len(hs); i += 2 {
 		h[hs[i]] = []string{hs[i+1]}
 	}
-	if m.s.forwardAccessToken && e.data != nil && e.data.AccessToken != "" {
-		h["Authorization"] = []string{"Bearer " + e.data.AccessToken}
-	}
-	if cookies != nil {
-		stripCookies(m, r, cookies)
-	}
-	m.next.ServeHTTP(w, r)
-}
-
-// stripOwnCookies removes the session and login cookies from the upstream request, keeping the others.
-func (m *Middleware) stripOwnCookies(r *http.Request) {
-	stripCookies(m, r, r.Cookies())
-}
-
-// stripCookies sets the request's Cookie header to cookies (the request's, parsed) without the plugin's own.
-func stripCookies(m *Middleware, r *http.Request, cookies []*http.Cookie) {
-	name, prefix := m.s.cookieName, m.ownPrefix
-	var kept []string
-	for _, c := range cookies {
-		if c.Name != name && !strings.HasPrefix(c.Name, prefix) {
-			kept = append(kept, c.Name+"="+c.Value)
+	if bearer {
+		if a := h["Authorization"]; len(a) > 1 {
+			h["Authorization"] = a[:1]
 		}
+	} else if m.s.forwardAccessToken && e.data != nil && e.data.AccessToken != "" {
+		h["Authorization"] = []string{"Bearer " + e.data.AccessToken}
+	} else if !m.s.keepAuthorization {
+		delete(h, "Authorization")
 	}
-	if len(kept) == 0 {
-		delete(r.Header, "Cookie")
-		return
-	}
-	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+	stripCookies(m, r)
+	m.next.ServeHTTP(w, r)
 }
 
 // Logging: errors and warnings go to stderr (Traefik logs them at error level), info and debug to stdout (Traefik's

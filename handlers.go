@@ -15,16 +15,22 @@ import (
 // sessionHit serves a request whose session is cached and needs nothing (no refresh, no re-issue, not ended, not
 // denied): the hot path of browser traffic. Everything else goes to serveSession, which decides afresh.
 func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
-	cookies := r.Cookies() // parsed once: for the session and for stripping the plugin's cookies
-	name := m.s.cookieName
-	raw := ""
-	for _, c := range cookies {
-		if c.Name == name { // the first one counts, as with r.Cookie
-			raw = c.Value
-			break
+	raw, only := onlySessionCookie(m.own, r.Header) // the browser sends nothing else: no parsing
+	var cookies []*http.Cookie
+	if !only {
+		cookies = r.Cookies() // parsed once: for the session here and in serveSession
+		name := m.s.cookieName
+		for _, c := range cookies {
+			if c.Name == name { // the first one counts, as with r.Cookie
+				raw = c.Value
+				break
+			}
 		}
 	}
 	if strings.IndexByte(raw, '.') >= 0 { // "<n>.": chunked
+		if cookies == nil {
+			cookies = r.Cookies()
+		}
 		raw, _ = sessionValue(m, cookies)
 	}
 	if raw != "" {
@@ -35,9 +41,12 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 		e := cache.m[string(sum[:])]
 		cache.mu.RUnlock()
 		if e != nil && e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
-			forward(m, w, r, e, cookies)
+			forward(m, w, r, e, false)
 			return
 		}
+	}
+	if cookies == nil {
+		cookies = r.Cookies()
 	}
 	m.serveSession(w, r, cookies)
 }
@@ -93,7 +102,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 	if now >= e.seenAt {
 		m.touch(w, r, e, now)
 	}
-	forward(m, w, r, e, cookies)
+	forward(m, w, r, e, false)
 }
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
@@ -290,7 +299,7 @@ func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, tok string
 	e := cache.m[string(sum[:])]
 	cache.mu.RUnlock()
 	if e != nil && now < e.endAt && e.denied == "" {
-		forward(m, w, r, e, nil)
+		forward(m, w, r, e, true)
 		return
 	}
 	m.serveBearer(w, r, tok)
@@ -330,7 +339,7 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 		m.forbidden(w, r, e.denied)
 		return
 	}
-	forward(m, w, r, e, nil)
+	forward(m, w, r, e, true)
 }
 
 // wantsAPIResponse tells API-style requests (which get 401, not a redirect) from browser navigations.

@@ -140,6 +140,13 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	if m.s.sameSite == http.SameSiteStrictMode {
+		// The browser came from the provider: a cross-site navigation, and a redirect would continue it, so the
+		// new Strict cookie would not be sent and the login would start again. A page on this site that moves on
+		// by itself makes the next request same-site.
+		writeContinuePage(w, sd.Target)
+		return
+	}
 	http.Redirect(w, r, sd.Target, http.StatusFound)
 }
 
@@ -187,20 +194,21 @@ func (m *Middleware) loginFailed(w http.ResponseWriter, status int, err error) {
 	writePage(w, status, "Sign-in failed", "Your sign-in could not be completed. Please try again.", "/", "Try again")
 }
 
-// handleLogout ends the session. POST always works (with an Origin check); a GET works only when the browser says
-// it is not cross-site (Sec-Fetch-Site same-origin or none), else it shows a confirmation button: no logout CSRF.
+// handleLogout ends the session. A POST must come from this site (judged by logoutAllowed); a GET works only when
+// the browser says it is not cross-site (Sec-Fetch-Site same-origin or none), else it shows a confirmation button:
+// no logout CSRF.
 func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch r.Method {
 	case http.MethodPost:
-		if o := r.Header.Get("Origin"); o != "" && o != origin(r) {
-			m.logf(levelWarn, "logout refused: cross-origin POST")
-			writeJSONError(w, http.StatusForbidden, "forbidden")
+		if !logoutAllowed(r) {
+			m.logf(levelWarn, "logout refused: POST not from this site")
+			writeLogoutConfirm(w, http.StatusForbidden, m.s.logoutPath)
 			return
 		}
 	case http.MethodGet, http.MethodHead:
 		if site := r.Header.Get("Sec-Fetch-Site"); site != "same-origin" && site != "none" {
-			writeLogoutConfirm(w, m.s.logoutPath)
+			writeLogoutConfirm(w, http.StatusOK, m.s.logoutPath)
 			return
 		}
 	default:
@@ -215,6 +223,21 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	m.clearSessionCookie(w, r)
 	http.Redirect(w, r, m.logoutTarget(r, d), http.StatusSeeOther)
+}
+
+// logoutAllowed judges a logout POST by what the browser says about where it comes from: Origin when sent (it must
+// be this origin; "null" is not), else Sec-Fetch-Site (same-origin, or none: the user's own action), else Referer
+// (on this origin). A POST with none of them is refused too; the confirmation page it gets posts from this origin.
+func logoutAllowed(r *http.Request) bool {
+	here := origin(r)
+	if o := r.Header.Get("Origin"); o != "" {
+		return o == here
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	ref := r.Header.Get("Referer")
+	return ref == here || strings.HasPrefix(ref, here+"/")
 }
 
 // logoutTarget is the provider's end_session_endpoint when it has one, else the post-logout URL.
@@ -250,19 +273,44 @@ func (m *Middleware) logoutTarget(r *http.Request, d *sessionData) string {
 	return u.String()
 }
 
-func writeLogoutConfirm(w http.ResponseWriter, logoutPath string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
+// pageHeaders are the headers of every page the plugin writes: no caching, no framing (clickjacking of the logout
+// button), no content of any kind but the page's own markup, no MIME sniffing. Referrer-Policy same-origin keeps the
+// Origin of the logout form's POST (no-referrer would make it "null").
+func pageHeaders(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	w.WriteHeader(status)
+}
+
+// writeLogoutConfirm asks the user to confirm the logout with a button that posts from this page.
+func writeLogoutConfirm(w http.ResponseWriter, status int, logoutPath string) {
+	pageHeaders(w, status)
 	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>Sign out</title></head><body>` +
 		`<form method="post" action="` + html.EscapeString(logoutPath) + `"><p>Sign out of this site?</p>` +
 		`<button type="submit" id="logout">Sign out</button></form></body></html>`))
 }
 
+// writeContinuePage sends the browser on to target (a path on this site, checked by safeRedirectPath) from a page
+// of this site, without a Referer (the callback URL holds the spent code).
+func writeContinuePage(w http.ResponseWriter, target string) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	pageHeaders(w, http.StatusOK)
+	t := html.EscapeString(target)
+	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=` +
+		t + `"><title>Signed in</title></head><body><p>Signed in. <a id="continue" href="` + t +
+		`">Continue</a></p></body></html>`))
+}
+
 // writePage answers a browser with a small HTML page; every dynamic part is escaped.
 func writePage(w http.ResponseWriter, status int, title, msg, link, linkText string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	pageHeaders(w, status)
 	_, _ = w.Write([]byte(`<!doctype html><html><head><meta charset="utf-8"><title>` + html.EscapeString(title) +
 		`</title></head><body><h1>` + html.EscapeString(title) + `</h1><p>` + html.EscapeString(msg) +
 		`</p><p><a id="retry" href="` + html.EscapeString(link) + `">` + html.EscapeString(linkText) + `</a></p></body></html>`))

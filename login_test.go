@@ -554,7 +554,7 @@ func TestLogout(t *testing.T) {
 		f, m, b := logoutSetup(t, func(c *Config) { c.RevokeOnLogout = true })
 		raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
 		d, _ := m.openSession(raw)
-		b.do(b.request(http.MethodPost, "/oauth2/logout"))
+		b.do(sameOriginPost(b, "/oauth2/logout"))
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if len(f.revocations) != 1 || f.revocations[0].Form.Get("token") != d.RefreshToken {
@@ -569,7 +569,7 @@ func TestLogout(t *testing.T) {
 		m, _ := newMW(t, f, cfg)
 		b := newBrowser(t, m)
 		b.login("/")
-		rec := b.do(b.request(http.MethodPost, "/oauth2/logout"))
+		rec := b.do(sameOriginPost(b, "/oauth2/logout"))
 		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || loc != "https://www.example/bye" {
 			t.Errorf("status %d Location %q", rec.Code, loc)
 		}
@@ -587,6 +587,7 @@ func TestLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
+		r.Header.Set("Origin", appOrigin)
 		r.AddCookie(&http.Cookie{Name: m.s.cookieName, Value: cookie})
 		rec := httptest.NewRecorder()
 		m.ServeHTTP(rec, r)

@@ -1,6 +1,7 @@
 package descopeoidc
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -218,24 +219,64 @@ func (m *Middleware) stateCookieName(state string) string {
 	if len(state) > 16 {
 		state = state[:16]
 	}
-	return m.s.cookieName + "_state_" + state
+	return m.s.statePrefix + state
 }
 
-func (m *Middleware) writeStateCookie(w http.ResponseWriter, d *stateData) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
+// stateCookie is a login-state cookie: on the callback path, host-only (the callback is on the host the login
+// started from), and always SameSite=Lax whatever cookieSameSite says, because the provider sends the browser back
+// with a cross-site navigation, on which a Strict cookie is not sent.
+func (m *Middleware) stateCookie(state, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: m.stateCookieName(state), Value: value, Path: m.s.callbackPath, MaxAge: maxAge,
+		Secure: m.s.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	}
+}
+
+// writeStateCookie sets the login-state cookie. It must fit in maxCookieBytes (browsers drop a larger one and the
+// login fails): a return target too long for it is shortened to its path, then to "/".
+func (m *Middleware) writeStateCookie(w http.ResponseWriter, d *stateData) error {
+	target := d.Target
+	for _, t := range []string{target, pathOnly(target), "/"} {
+		sd := *d
+		sd.Target = t
+		c, err := m.sealState(&sd)
+		if err != nil {
+			return err
+		}
+		if len(c.String()) <= maxCookieBytes {
+			http.SetCookie(w, c)
+			d.Target = t
+			return nil
+		}
+	}
+	return errors.New("login cookie too large even without a return target")
+}
+
+func pathOnly(target string) string {
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		return target[:i]
+	}
+	return target
+}
+
+// sealState encodes d compactly (no HTML escaping: JSON would write '&' as \u0026, six bytes) and seals it.
+func (m *Middleware) sealState(d *stateData) (*http.Cookie, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
 	v, err := seal(m.s.stateAEADs[0], "state", b)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	http.SetCookie(w, m.newCookie(m.stateCookieName(d.State), v, m.s.callbackPath, int(stateTTL/time.Second)))
-	return nil
+	return m.stateCookie(d.State, v, int(stateTTL/time.Second)), nil
 }
 
 func (m *Middleware) clearStateCookie(w http.ResponseWriter, state string) {
-	http.SetCookie(w, m.newCookie(m.stateCookieName(state), "", m.s.callbackPath, -1))
+	http.SetCookie(w, m.stateCookie(state, "", -1))
 }
 
 // readStateCookie returns the login attempt for state; it must match exactly and not be expired.

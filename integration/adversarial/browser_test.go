@@ -167,18 +167,26 @@ type upstream struct {
 	n    atomic.Int64
 	mu   sync.Mutex
 	last http.Header
+	uri  string // of the last request
 }
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.n.Add(1)
 	u.mu.Lock()
 	u.last = r.Header.Clone()
+	u.uri = r.URL.RequestURI()
 	u.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = io.WriteString(w, "upstream ok "+r.Header.Get("X-Forwarded-User"))
 }
 
 func (u *upstream) count() int64 { return u.n.Load() }
+
+func (u *upstream) lastURI() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.uri
+}
 
 func (u *upstream) lastHeader() http.Header {
 	u.mu.Lock()

@@ -207,20 +207,23 @@ func TestProviderDownThenUp(t *testing.T) {
 	})
 }
 
-// TestExcludedPaths pass through without login but still lose forged identity headers.
+// TestExcludedPaths pass through without login but still lose forged identity headers. A path entry matches whole
+// segments: "/health" opens /health and /health/live, not /healthz; "^" entries are regular expressions.
 func TestExcludedPaths(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
 		idp := startIDP(t, devidp.Options{AZPClaim: true})
-		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"excludedPaths": "/health,^/public/.*\\.css$"}))
+		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"excludedPaths": "/health,/public/,^/static/.*\\.css$"}))
 		b := e.browser()
-		for _, p := range []string{"/health", "/healthz", "/public/site.css"} {
+		for _, p := range []string{"/health", "/health/live", "/public/site.js", "/static/site.css"} {
 			er := b.echo(p, map[string]string{"X-Forwarded-User": "mallory"})
 			if _, forged := er.Headers["X-Forwarded-User"]; forged {
 				t.Errorf("%s: forged identity header reached upstream", p)
 			}
 		}
-		if r := b.get("/public/site.js"); r.status != http.StatusFound {
-			t.Errorf("/public/site.js: status %d, want a login redirect", r.status)
+		for _, p := range []string{"/healthz", "/health-admin/users", "/public", "/static/site.js", "/health/../admin"} {
+			if r := b.get(p); r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
+				t.Errorf("%s: status %d Location %q, want a login redirect", p, r.status, r.location())
+			}
 		}
 	})
 }

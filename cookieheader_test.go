@@ -1,0 +1,115 @@
+package descopeoidc
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+)
+
+// TestStripCookiesKeepsOtherBytes: only the plugin's cookies (session, chunks, login state) leave the Cookie header;
+// every other pair reaches upstream byte for byte, quotes, JSON and raw UTF-8 included, over several header lines.
+func TestStripCookiesKeepsOtherBytes(t *testing.T) {
+	m := sessionMW(t, func(c *Config) { c.CookieName = "sess" })
+	cases := []struct {
+		name string
+		in   []string
+		want []string // nil: no Cookie header upstream
+	}{
+		{"only the session", []string{"sess=abc"}, nil},
+		{"session, chunks and state", []string{"sess=2.a; sess_1=b; sess_state_x=c"}, nil},
+		{"others around", []string{"sess=a; theme=dark; sess_1=b; sess_state_abc=c; other=1"}, []string{"theme=dark; other=1"}},
+		{"quoted value", []string{`q="quoted"; sess=a`}, []string{`q="quoted"`}},
+		{"JSON value", []string{`sess=a; j={"a":1,"b":[2]}`}, []string{`j={"a":1,"b":[2]}`}},
+		{"raw UTF-8", []string{"sess=a; u=Grüße—ok; sess_3=c"}, []string{"u=Grüße—ok"}},
+		{"odd spacing kept", []string{"a=1;b=2 ;  sess=x;c=3"}, []string{"a=1;b=2 ;c=3"}},
+		{"names that only look like ours", []string{"session=x; sessx=y; sess_theme=z; x_sess=1; a=sess=2; sess_=3"},
+			[]string{"session=x; sessx=y; sess_theme=z; x_sess=1; a=sess=2; sess_=3"}},
+		{"spaces around the name", []string{"a=1;  sess =x"}, []string{"a=1"}},
+		{"several lines", []string{"sess=a", "theme=dark; sess_1=b", "sess_state_q=1"}, []string{"theme=dark"}},
+		{"several lines, all ours", []string{"sess=a", "sess_1=b"}, nil},
+		{"nothing of ours", []string{"a=1", "b=2"}, []string{"a=1", "b=2"}},
+		{"empty pairs only", []string{"sess=a;;"}, nil},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Cookie"] = append([]string(nil), tc.in...)
+		stripCookies(m, r)
+		got, present := r.Header["Cookie"]
+		if tc.want == nil {
+			if present {
+				t.Errorf("%s: Cookie header %q kept, want none", tc.name, got)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: upstream Cookie %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestStripCookiesHostPrefix: with a __Host- session name the login-state cookies are __Secure-, and both go.
+func TestStripCookiesHostPrefix(t *testing.T) {
+	m := sessionMW(t, func(c *Config) { c.CookieName = "__Host-sid" })
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Cookie", "__Host-sid=a; keep=1; __Secure-sid_state_abc=s; __Host-sid_1=b; __Secure-sid=other")
+	stripCookies(m, r)
+	if got := r.Header.Get("Cookie"); got != "keep=1; __Secure-sid=other" {
+		t.Errorf("upstream Cookie %q, want %q", got, "keep=1; __Secure-sid=other")
+	}
+}
+
+func TestOnlySessionCookie(t *testing.T) {
+	o := newOwnCookies("sess", "sess_state_")
+	cases := []struct {
+		lines []string
+		want  string
+		ok    bool
+	}{
+		{[]string{"sess=abc"}, "abc", true},
+		{[]string{"sess=abc; x=1"}, "", false},
+		{[]string{`sess="abc"`}, "", false},
+		{[]string{"sess=abc", "x=1"}, "", false},
+		{[]string{"sessx=abc"}, "", false},
+		{nil, "", false},
+	}
+	for _, tc := range cases {
+		got, ok := onlySessionCookie(o, http.Header{"Cookie": tc.lines})
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: got %q %v, want %q %v", tc.lines, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestForwardAuthorization: upstream sees an Authorization header only when the plugin verified it (bearer path,
+// the first one only), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader).
+func TestForwardAuthorization(t *testing.T) {
+	session := &entry{data: &sessionData{AccessToken: "at"}}
+	cases := []struct {
+		name   string
+		mutate func(c *Config)
+		bearer bool
+		in     []string
+		want   []string
+	}{
+		{"session path drops the client's", nil, false, []string{"Bearer forged"}, nil},
+		{"session path with forwardAccessToken", func(c *Config) { c.ForwardAccessToken = true }, false, []string{"Bearer forged"}, []string{"Bearer at"}},
+		{"session path with keepAuthorizationHeader", func(c *Config) { c.KeepAuthorizationHeader = true }, false, []string{"Basic dXNlcg=="}, []string{"Basic dXNlcg=="}},
+		{"bearer path keeps the verified one only", nil, true, []string{"Bearer verified", "Bearer forged"}, []string{"Bearer verified"}},
+	}
+	for _, tc := range cases {
+		m := sessionMW(t, tc.mutate)
+		up := &upstream{}
+		m.next = up
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Authorization"] = tc.in
+		r.Header.Set("Cookie", m.s.cookieName+"=x; keep=1")
+		forward(m, httptest.NewRecorder(), r, session, tc.bearer)
+		if got := up.last()["Authorization"]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: upstream Authorization %q, want %q", tc.name, got, tc.want)
+		}
+		if got := up.last().Get("Cookie"); got != "keep=1" {
+			t.Errorf("%s: upstream Cookie %q, want only keep=1", tc.name, got)
+		}
+	}
+}
