@@ -26,7 +26,7 @@ func TestUpstreamCredentials(t *testing.T) {
 		b.setCookie("theme", "dark")
 		er := b.echo("/api", map[string]string{"Authorization": "Bearer " + at})
 		if er.Headers["Cookie"] != "theme=dark" || er.Headers["Authorization"] != "Bearer "+at || er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
-			t.Errorf("bearer path: upstream Cookie %q Authorization %.20q user %q, want theme=dark, the verified token, the user",
+			t.Errorf("bearer path: upstream Cookie %.40q Authorization %.20q user %q, want theme=dark, the verified token, the user",
 				er.Headers["Cookie"], er.Headers["Authorization"], er.Headers["X-Forwarded-User"])
 		}
 
