@@ -111,11 +111,20 @@ func submit(pageURL *url.URL, body string, fill pageFiller) (*http.Request, erro
 	if err != nil {
 		return nil, err
 	}
+	return formRequest(f, action.String())
+}
+
+// formRequest is f submitted to action (an absolute URL).
+func formRequest(f *htmlForm, action string) (*http.Request, error) {
 	if f.Method == http.MethodGet {
-		action.RawQuery = f.Fields.Encode()
-		return http.NewRequest(http.MethodGet, action.String(), nil)
+		u, err := url.Parse(action)
+		if err != nil {
+			return nil, err
+		}
+		u.RawQuery = f.Fields.Encode()
+		return http.NewRequest(http.MethodGet, u.String(), nil)
 	}
-	req, err := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(f.Fields.Encode()))
+	req, err := http.NewRequest(http.MethodPost, action, strings.NewReader(f.Fields.Encode()))
 	if err != nil {
 		return nil, err
 	}

@@ -37,9 +37,10 @@ var listeningRe = regexp.MustCompile(`\{"listening":"(127\.0\.0\.1:\d+)"\}`)
 //
 // Its quirks: email and name requested by scope are in userinfo only (conformIdTokenClaims), with azp absent from
 // ID tokens; an access token is either opaque and for userinfo (no resource requested) or an RFC 9068 JWT for
-// OIDCProviderResource (typ at+jwt, client_id, aud = the resource, no azp, no nonce), which userinfo refuses;
+// OIDCProviderResource (typ at+jwt, client_id, aud = the resource, no azp, no nonce), which userinfo refuses, and
+// then the ID token carries email and name itself;
 // refresh tokens rotate at every use, and reusing a rotated one revokes the whole grant; end_session asks the user
-// to confirm (Logout fills that form in).
+// to confirm (ConfirmLogout answers that page).
 type OIDCProvider struct {
 	opts   Options
 	gate   *Gate
@@ -153,9 +154,10 @@ func (p *OIDCProvider) Capabilities() Capabilities {
 }
 
 // AccessTokenRequest is what ClientTokens needs (its extra) for a JWT access token for OIDCProviderResource; without
-// it the access token is opaque (and is the one userinfo accepts).
+// it the access token is opaque (and is the one userinfo accepts). With it, no access token is good for userinfo,
+// so oidc-provider puts the scope's claims (email, name) into the ID token instead.
 func (p *OIDCProvider) AccessTokenRequest() url.Values {
-	return url.Values{"resource": {OIDCProviderResource}, "scope": {"openid email profile api:read"}}
+	return url.Values{"resource": {OIDCProviderResource}}
 }
 
 // Login fills in server.mjs's login form, then its consent form.
@@ -163,10 +165,17 @@ func (p *OIDCProvider) Login(client *http.Client, authorizeURL string) (string, 
 	return walkToRedirect(client, authorizeURL, p.opts.RedirectURI, p.fill)
 }
 
-// Logout plays the user at end_session: starting at endSessionURL (or a plugin URL redirecting there), it confirms
-// oidc-provider's "Do you want to sign-out" form and returns the redirect to PostLogoutRedirectURI unrequested.
-func (p *OIDCProvider) Logout(client *http.Client, endSessionURL string) (string, error) {
-	return walkToRedirect(client, endSessionURL, p.opts.PostLogoutRedirectURI, p.fill)
+// ConfirmLogout is the request a user's click on "Yes, sign me out" sends, given oidc-provider's end_session page
+// (providers.LogoutConfirmer): its form posts to an absolute URL.
+func (p *OIDCProvider) ConfirmLogout(page string) (*http.Request, error) {
+	f, err := p.fill(nil, page, parseForms(page))
+	if err != nil {
+		return nil, err
+	}
+	if u, err := url.Parse(f.Action); err != nil || !u.IsAbs() {
+		return nil, fmt.Errorf("oidc-provider's logout form: expected an absolute action, got %q", f.Action)
+	}
+	return formRequest(f, f.Action)
 }
 
 func (p *OIDCProvider) fill(_ *url.URL, _ string, forms []htmlForm) (*htmlForm, error) {

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -59,8 +60,8 @@ func TestOIDCProvider(t *testing.T) {
 	checkGate(t, p)
 }
 
-// TestOIDCProviderJWTAccessToken: with the resource, the access token is an RFC 9068 JWT for the API, and userinfo
-// refuses it.
+// TestOIDCProviderJWTAccessToken: with the resource, the access token is an RFC 9068 JWT for the API, userinfo
+// refuses it, the ID token carries email and name instead, and a refresh keeps the resource.
 func TestOIDCProviderJWTAccessToken(t *testing.T) {
 	p := startOIDCProvider(t)
 	d := rawDiscovery(t, p)
@@ -78,9 +79,16 @@ func TestOIDCProviderJWTAccessToken(t *testing.T) {
 			t.Errorf("access token: expected no %s, got %v", claim, at[claim])
 		}
 	}
-	if at["iss"] != p.Issuer() || at["sub"] != p.User().Subject || at["scope"] != "api:read" {
-		t.Errorf("access token iss/sub/scope: expected %q/%q/api:read, got %v/%v/%v",
-			p.Issuer(), p.User().Subject, at["iss"], at["sub"], at["scope"])
+	if at["iss"] != p.Issuer() || at["sub"] != p.User().Subject {
+		t.Errorf("access token iss/sub: expected %q/%q, got %v/%v", p.Issuer(), p.User().Subject, at["iss"], at["sub"])
+	}
+	if _, id := jwtParts(t, tok.IDToken); id["email"] != p.User().Email || id["name"] != p.User().Name {
+		t.Errorf("ID token with a resource access token: expected email %q and name %q, got %v", p.User().Email, p.User().Name, id)
+	}
+	if st, code, next := refresh(t, p, d, tok.RefreshToken); st != http.StatusOK {
+		t.Errorf("refresh: expected 200, got %d %q", st, code)
+	} else if _, nat := jwtParts(t, next.AccessToken); nat["aud"] != OIDCProviderResource {
+		t.Errorf("refreshed access token: expected aud %q, got %v", OIDCProviderResource, nat["aud"])
 	}
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprint(d["userinfo_endpoint"]), nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
@@ -134,22 +142,37 @@ func TestOIDCProviderRefreshRotation(t *testing.T) {
 	}
 }
 
-// TestOIDCProviderLogout: end_session with id_token_hint asks the signed-in user for confirmation; Logout confirms
-// and ends at the registered post_logout_redirect_uri with the state, and the provider's session is gone.
+// TestOIDCProviderLogout: end_session with id_token_hint asks the signed-in user for confirmation; ConfirmLogout's
+// request ends at the registered post_logout_redirect_uri with the state, and the provider's session is gone.
 func TestOIDCProviderLogout(t *testing.T) {
 	p := startOIDCProvider(t)
 	d := rawDiscovery(t, p)
 	browser := newBrowser()
 	tok := exchange(t, p, d, checkLogin(t, p, d, browser))
 	q := url.Values{"id_token_hint": {tok.IDToken}, "post_logout_redirect_uri": {p.opts.PostLogoutRedirectURI},
-		"state": {"logout-state-0123"}}
-	got, err := p.Logout(browser, fmt.Sprint(d["end_session_endpoint"])+"?"+q.Encode())
+		"client_id": {p.ClientID()}, "state": {"logout-state-0123"}}
+	resp, err := browser.Get(fmt.Sprint(d["end_session_endpoint"]) + "?" + q.Encode())
 	if err != nil {
-		t.Fatalf("Logout: %v", err)
+		t.Fatal(err)
 	}
-	u, _ := url.Parse(got)
-	if !isRedirectTo(got, p.opts.PostLogoutRedirectURI) || u.Query().Get("state") != "logout-state-0123" {
-		t.Errorf("Logout: expected %s?state=logout-state-0123, got %s", p.opts.PostLogoutRedirectURI, got)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `id="op.logoutForm"`) {
+		t.Fatalf("end_session: expected 200 with op.logoutForm, got %s: %.300s", resp.Status, page)
+	}
+	req, err := p.ConfirmLogout(string(page))
+	if err != nil {
+		t.Fatalf("ConfirmLogout: %v", err)
+	}
+	noFollow := *browser
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if resp, err = noFollow.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := p.opts.PostLogoutRedirectURI + "?state=logout-state-0123"
+	if got := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || got != want {
+		t.Errorf("confirmed logout: expected a redirect to %s, got %s %q", want, resp.Status, got)
 	}
 	// Signed out: the next authorization request shows the login form again.
 	logins := 0
@@ -163,5 +186,8 @@ func TestOIDCProviderLogout(t *testing.T) {
 		"scope": {"openid"}, "state": {"state-after-logout"}}
 	if _, err := walkToRedirect(browser, fmt.Sprint(d["authorization_endpoint"])+"?"+q.Encode(), testRedirectURI, fill); err != nil || logins != 1 {
 		t.Errorf("login after logout: expected the login form once, got %d (%v)", logins, err)
+	}
+	if _, err := p.ConfirmLogout("<html>no form</html>"); err == nil {
+		t.Error("ConfirmLogout on another page: expected an error")
 	}
 }
