@@ -82,4 +82,4 @@ bench: $(TRAEFIK)
 	@bash bench/run.sh
 
 clean:
-	rm -rf bin .run integration/artifacts $(OIDCPROVIDER)/node_modules
+	rm -rf bin .run integration/artifacts $(OIDCPROVIDER)/node_modules .ci/tools/node/node_modules

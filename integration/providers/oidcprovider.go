@@ -57,25 +57,29 @@ func StartOIDCProvider(opts Options) (*OIDCProvider, error) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
 		return nil, fmt.Errorf("oidc-provider is not installed in %s: run `make node_modules` (npm ci) at the repository root", dir)
 	}
+	node, err := findTool("node", "deps") // bin/node where .ci/deps.sh put one (Debian's node too old)
+	if err != nil {
+		return nil, err
+	}
 	gate, err := NewGate()
 	if err != nil {
 		return nil, err
 	}
 	p := &OIDCProvider{opts: opts, gate: gate, issuer: gate.URL(), alg: OIDCProviderAlgs[0], owner: true}
-	if err := p.start(dir); err != nil {
+	if err := p.start(dir, node); err != nil {
 		_ = p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *OIDCProvider) start(dir string) error {
+func (p *OIDCProvider) start(dir, node string) error {
 	conf, err := json.Marshal(p.config())
 	if err != nil {
 		return err
 	}
 	env := []string{"OIDCPROVIDER_CONFIG=" + string(conf), "NODE_ENV=test"}
-	if p.proc, err = startProcess("oidc-provider", dir, env, "node", "server.mjs"); err != nil {
+	if p.proc, err = startProcess("oidc-provider", dir, env, node, "server.mjs"); err != nil {
 		return err
 	}
 	addr, err := p.proc.waitOutput(listeningRe)
