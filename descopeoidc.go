@@ -142,6 +142,6 @@ func (m *Middleware) logf(level int, format string, args ...any) {
 	if level <= levelWarn {
 		out = os.Stderr
 	}
-	msg := fmt.Sprintf(format, args...)
+	msg := logEscaper.Replace(fmt.Sprintf(format, args...)) // one message, one line: see logescape.go
 	fmt.Fprintf(out, "descopeoidc[%s] level=%s %s\n", m.name, levelNames[level], msg)
 }

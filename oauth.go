@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -65,9 +66,9 @@ func parseTokenResponse(status int, body []byte) (*tokenResponse, error) {
 	if code, _ := doc["error"].(string); code != "" {
 		desc, _ := doc["error_description"].(string)
 		if code == "invalid_grant" {
-			return nil, fmt.Errorf("token endpoint: %w: %s", errInvalidGrant, truncate(desc, 200))
+			return nil, fmt.Errorf("token endpoint: %w: %q", errInvalidGrant, truncate(desc, 200))
 		}
-		return nil, fmt.Errorf("token endpoint: status %d, error %q: %s", status, truncate(code, 64), truncate(desc, 200))
+		return nil, fmt.Errorf("token endpoint: status %d, error %q: %q", status, truncate(code, 64), truncate(desc, 200))
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("token endpoint: status %d", status)
@@ -91,11 +92,15 @@ func parseTokenResponse(status int, body []byte) (*tokenResponse, error) {
 	return tr, nil
 }
 
+// truncate shortens s to at most n bytes plus an ellipsis, cutting before a UTF-8 sequence, never inside one.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) { // at most 3 steps back
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // authRequest builds a POST to a provider endpoint with the configured client authentication.
