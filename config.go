@@ -58,6 +58,9 @@ type Config struct {
 	RequiredMatch           string            `json:"requiredMatch,omitempty"`
 	Tenant                  string            `json:"tenant,omitempty"`
 	ClaimRules              []ClaimRule       `json:"claimRules,omitempty"`
+	Userinfo                string            `json:"userinfo,omitempty"`
+	ClaimsFrom              []string          `json:"claimsFrom,omitempty"`
+	RequireVerifiedEmail    bool              `json:"requireVerifiedEmail,omitempty"`
 	ExcludedPaths           []string          `json:"excludedPaths,omitempty"`
 	CAFile                  string            `json:"caFile,omitempty"`
 	InsecureSkipVerify      bool              `json:"insecureSkipVerify,omitempty"`
@@ -129,6 +132,7 @@ type settings struct {
 	bearerAudiences                []string
 	bearerIssuers                  []string
 	authz                          *authzRules
+	sources                        *claimSources // claimsFrom, userinfo, requireVerifiedEmail (claims.go)
 	excluded                       *pathMatcher
 	client                         *http.Client
 	logLevel                       int
@@ -150,7 +154,7 @@ func newSettings(c *Config) (*settings, error) {
 	s := &settings{}
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
-		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveExcluded,
+		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveClaimSources, deriveExcluded,
 		deriveTransport, deriveMisc,
 	}
 	for _, step := range steps {
@@ -198,7 +202,7 @@ func expandConfigEnv(c *Config) error {
 		{"cookieDomain", &c.CookieDomain}, {"cookiePath", &c.CookiePath}, {"cookieSameSite", &c.CookieSameSite},
 		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
 		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
-		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel},
+		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)
@@ -214,7 +218,7 @@ func expandConfigEnv(c *Config) error {
 		{"previousSessionSecrets", c.PreviousSessionSecrets}, {"scopes", c.Scopes},
 		{"bearerAudiences", c.BearerAudiences}, {"acceptedIssuers", c.AcceptedIssuers},
 		{"requiredRoles", c.RequiredRoles}, {"requiredPermissions", c.RequiredPermissions},
-		{"excludedPaths", c.ExcludedPaths},
+		{"excludedPaths", c.ExcludedPaths}, {"claimsFrom", c.ClaimsFrom},
 	}
 	for _, f := range lists {
 		for i, v := range f.l {

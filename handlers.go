@@ -127,8 +127,8 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 	return e
 }
 
-// renderHeaders computes the identity headers once per session. Values with control characters are dropped:
-// they would be a header injection.
+// renderHeaders computes the identity headers once per session. Values that are not valid header values (control
+// characters, see validHeaderValue) are dropped with a log line: they would be a header injection or fail the hop.
 func (m *Middleware) renderHeaders(claims map[string]any) []string {
 	out := make([]string, 0, 2*len(m.s.headers))
 	for _, h := range m.s.headers {
@@ -137,7 +137,7 @@ func (m *Middleware) renderHeaders(claims map[string]any) []string {
 			continue
 		}
 		s, ok := headerValue(v)
-		if !ok || strings.ContainsAny(s, "\r\n\x00") {
+		if !ok || !validHeaderValue(s) {
 			m.logf(levelWarn, "claim %q cannot be sent in header %s", strings.Join(h.path, "."), h.name)
 			continue
 		}
@@ -244,7 +244,9 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 			return nil, errors.New("refreshed id token is for another subject")
 		}
 		d.IDToken = tr.IDToken
-		d.Claims = m.keepClaims(claims)
+	}
+	if d.Claims, err = m.refreshedClaims(ctx, &d, claims); err != nil { // re-read every source: claims.go
+		return nil, err
 	}
 	now := m.now()
 	d.Expiry = tokenExpiry(tr, claims, now)
@@ -322,6 +324,7 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 			m.invalidToken(w)
 			return
 		}
+		m.checkVerifiedEmail(claims) // email.go
 		e = &entry{headers: m.renderHeaders(claims), refreshAt: never, seenAt: never}
 		if err := m.s.authz.check(claims); err != nil {
 			e.denied = err.Error()

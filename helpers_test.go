@@ -241,7 +241,9 @@ type fakeIdP struct {
 	refreshError  string // e.g. "invalid_grant": the refresh grant fails with it
 	expiresIn     int
 	sub           string
-	extraClaims   map[string]any // added to every minted ID token
+	extraClaims   map[string]any   // added to every minted ID token
+	atClaims      map[string]any   // non-nil: access tokens are JWTs with iss, sub, iat, exp and these claims
+	userinfo      http.HandlerFunc // non-nil: discovery publishes /userinfo, served by it
 	omitAZP       bool
 	noIDToken     bool
 	tokenReqs     []recordedRequest
@@ -349,6 +351,15 @@ func (f *fakeIdP) serve(w http.ResponseWriter, r *http.Request) {
 		rec := record(r)
 		f.set(func(f *fakeIdP) { f.revocations = append(f.revocations, rec) })
 		w.WriteHeader(http.StatusOK)
+	case "/userinfo":
+		f.mu.Lock()
+		h := f.userinfo
+		f.mu.Unlock()
+		if h == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
 	case "/elsewhere":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(f.discoveryJSON())
@@ -367,6 +378,9 @@ func (f *fakeIdP) discoveryJSON() []byte {
 		"jwks_uri":               f.url("/jwks"),
 		"end_session_endpoint":   f.url("/logout"),
 		"revocation_endpoint":    f.url("/revoke"),
+	}
+	if f.userinfo != nil {
+		d["userinfo_endpoint"] = f.url("/userinfo")
 	}
 	if f.algs != nil {
 		d["id_token_signing_alg_values_supported"] = f.algs
@@ -510,6 +524,14 @@ func (f *fakeIdP) serveToken(w http.ResponseWriter, r *http.Request) {
 		"access_token": fmt.Sprintf("at-%d", f.seq),
 		"token_type":   "Bearer",
 		"expires_in":   f.expiresIn,
+	}
+	if f.atClaims != nil {
+		now := f.clock.Now().Unix()
+		c := map[string]any{"iss": f.issuer, "sub": f.sub, "iat": now, "exp": now + int64(f.expiresIn)}
+		for k, v := range f.atClaims {
+			c[k] = v
+		}
+		resp["access_token"] = signJWT(f.t, f.signer, nil, c)
 	}
 	if rec.Form.Get("grant_type") == "authorization_code" || f.rotateRefresh {
 		rt := fmt.Sprintf("rt-%d", f.seq)

@@ -172,9 +172,13 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	if err != nil {
 		return "", err
 	}
+	kept, err := m.collectClaims(ctx, claims, tr.AccessToken) // ID token, access token, userinfo: claims.go
+	if err != nil {
+		return "", err
+	}
 	now := m.now()
 	d := &sessionData{
-		Claims: m.keepClaims(claims), IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
+		Claims: kept, IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
 		Expiry: tokenExpiry(tr, claims, now), Created: now.Unix(), Seen: now.Unix(),
 	}
 	return m.sealSession(d)
