@@ -8,12 +8,16 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
+// userBySubject returns a copy of the user (UpdateUser may change it meanwhile).
 func (s *storage) userBySubject(sub string) (*User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	u, ok := s.bySub[sub]
 	if !ok {
 		return nil, errors.New("user not found")
 	}
-	return u, nil
+	c := *u
+	return &c, nil
 }
 
 // authzClaims are the Descope authorization claims: roles, permissions,
@@ -49,7 +53,9 @@ func (s *storage) accessTokenClaims(sub string, amr []string) (map[string]any, e
 		return nil, err
 	}
 	c := authzClaims(u)
-	c["email"], c["name"] = u.Email, u.Name
+	if !s.opts.ProfileInUserinfoOnly {
+		c["email"], c["name"] = u.Email, u.Name
+	}
 	if len(amr) > 0 {
 		c["amr"] = amr
 	}
@@ -73,18 +79,35 @@ func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, userID, _ string
 	return s.accessTokenClaims(userID, amrOf(true))
 }
 
-// setUserinfo fills sub, email, name and the authorization claims.
-func (s *storage) setUserinfo(ui *oidc.UserInfo, sub string) error {
+// Where setUserinfo's claims go: the shapes of AuthzInAccessTokenOnly and
+// ProfileInUserinfoOnly differ between the ID token and the userinfo answer.
+const (
+	forIDToken = iota
+	forUserinfo
+	forIntrospection
+)
+
+// setUserinfo fills sub, email, email_verified, name and the authorization
+// claims, as far as the options put them in this kind of answer.
+func (s *storage) setUserinfo(ui *oidc.UserInfo, sub string, kind int) error {
 	u, err := s.userBySubject(sub)
 	if err != nil {
 		return err
 	}
 	ui.Subject = u.Subject
-	ui.Email = u.Email
-	ui.EmailVerified = true
-	ui.Name = u.Name
-	for k, v := range authzClaims(u) {
-		ui.AppendClaims(k, v)
+	if kind != forIDToken || !s.opts.ProfileInUserinfoOnly {
+		ui.Email = u.Email
+		ui.Name = u.Name
+		if u.EmailUnverified {
+			ui.AppendClaims("email_verified", false) // the field's omitempty would drop a false
+		} else {
+			ui.EmailVerified = true
+		}
+	}
+	if kind == forIntrospection || !s.opts.AuthzInAccessTokenOnly {
+		for k, v := range authzClaims(u) {
+			ui.AppendClaims(k, v)
+		}
 	}
 	return nil
 }
@@ -97,7 +120,7 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 // SetUserinfoFromRequest implements op.CanSetUserinfoFromRequest: the ID
 // token claims. amr, nonce, azp, auth_time are set by zitadel.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, _ []string) error {
-	return s.setUserinfo(ui, req.GetSubject())
+	return s.setUserinfo(ui, req.GetSubject(), forIDToken)
 }
 
 // SetUserinfoFromToken serves the userinfo endpoint.
@@ -106,7 +129,11 @@ func (s *storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, tok
 	if err != nil {
 		return err
 	}
-	return s.setUserinfo(ui, t.subject)
+	sub := t.subject
+	if s.opts.UserinfoSubject != "" {
+		sub = s.opts.UserinfoSubject
+	}
+	return s.setUserinfo(ui, sub, forUserinfo)
 }
 
 // SetIntrospectionFromToken serves the introspection endpoint.
@@ -119,7 +146,7 @@ func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.Intros
 		return errors.New("token is not valid for this client")
 	}
 	ui := new(oidc.UserInfo)
-	if err := s.setUserinfo(ui, t.subject); err != nil {
+	if err := s.setUserinfo(ui, t.subject, forIntrospection); err != nil {
 		return err
 	}
 	resp.SetUserInfo(ui)

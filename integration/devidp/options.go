@@ -78,6 +78,18 @@ type Options struct {
 	AlwaysIssueRefreshTokens bool
 	// SigningAlg is "RS256" (default) or "ES256".
 	SigningAlg string
+	// AuthzInAccessTokenOnly models a Descope project whose ID token carries
+	// no roles, permissions, tenants or dct: only the access token (Descope's
+	// session token) has them; userinfo has none either.
+	AuthzInAccessTokenOnly bool
+	// ProfileInUserinfoOnly keeps email, email_verified and name out of the
+	// ID token and the access token: only userinfo has them (OIDC Core 5.4,
+	// as panva's oidc-provider does by default).
+	ProfileInUserinfoOnly bool
+	// UserinfoSubject, when set, makes userinfo answer with this sub and the
+	// claims of whoever has it: a provider (or a man in the middle) handing
+	// out another user's claims. OIDC Core 5.3.4 says they must not be used.
+	UserinfoSubject string
 }
 
 // TenantRoles are the roles and permissions of a user in one tenant.
@@ -97,6 +109,8 @@ type User struct {
 	Permissions   []string
 	Tenants       map[string]TenantRoles
 	CurrentTenant string // the dct claim; omitted when empty
+	// EmailUnverified makes email_verified false (default true).
+	EmailUnverified bool
 }
 
 // DemoUser returns the default user.

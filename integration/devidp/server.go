@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -34,6 +35,8 @@ type Server struct {
 	provider *op.Provider
 	http     *http.Server
 	stats    statsCounter
+	// userinfoStatus, when not 0, is what the userinfo endpoint answers (SetUserinfoStatus).
+	userinfoStatus atomic.Int32
 }
 
 // Start listens on opts.Addr and serves until Close.
@@ -119,6 +122,7 @@ func (s *Server) handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("signed out\n"))
 	})
+	mux.Handle(PathUserinfo, s.userinfoGate(opHandler))
 	mux.Handle("/", loopbackURIs(opHandler))
 	return s.count(mux)
 }

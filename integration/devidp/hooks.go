@@ -1,0 +1,38 @@
+package devidp
+
+import (
+	"errors"
+	"net/http"
+)
+
+// UpdateUser changes the account with subject sub, as an administrator would
+// in the Descope console: tokens issued from then on (a refresh included)
+// carry the new values; tokens already issued keep theirs.
+func (s *Server) UpdateUser(sub string, update func(u *User)) error {
+	s.storage.mu.Lock()
+	defer s.storage.mu.Unlock()
+	u, ok := s.storage.bySub[sub]
+	if !ok {
+		return errors.New("devidp: no user with subject " + sub)
+	}
+	update(u)
+	u.Subject = sub // the key of the maps stays what it is
+	return nil
+}
+
+// SetUserinfoStatus makes the userinfo endpoint answer status with an OAuth
+// error body (an outage: 500, 503; a refusal: 401), or serve normally again
+// with 0. Everything else keeps working.
+func (s *Server) SetUserinfoStatus(status int) { s.userinfoStatus.Store(int32(status)) }
+
+func (s *Server) userinfoGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status := int(s.userinfoStatus.Load()); status != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(`{"error":"server_error","error_description":"userinfo is unavailable"}` + "\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
