@@ -12,7 +12,7 @@ import (
 // YAEGI.md); it examines only the pairs around an occurrence of one of the names.
 type ownCookies struct {
 	name   string // the session cookie
-	nameEq string // name + "=": the header holds only the session cookie when it starts with this and has no ';'
+	nameEq string // name + "=": a line holds only the session cookie when it starts with this and has no ';'
 	chunk  string // name + "_": followed by digits, a session chunk
 	state  string // prefix of the login-state cookies
 	alt    string // state when it does not contain name (another cookie prefix), else "": a second needle
@@ -122,18 +122,4 @@ func stripCookies(m *Middleware, r *http.Request) {
 		return
 	}
 	r.Header["Cookie"] = kept
-}
-
-// onlySessionCookie returns the session cookie's value when the request's only Cookie header holds nothing else
-// (the hot path then needs no cookie parsing), and ok false otherwise. A quoted value is left to Go's parser.
-func onlySessionCookie(o *ownCookies, h http.Header) (string, bool) {
-	lines := h["Cookie"]
-	if len(lines) != 1 {
-		return "", false
-	}
-	l := lines[0]
-	if !strings.HasPrefix(l, o.nameEq) || strings.IndexByte(l, ';') >= 0 || strings.IndexByte(l, '"') >= 0 {
-		return "", false
-	}
-	return l[len(o.nameEq):], true
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -59,28 +60,6 @@ func TestStripCookiesHostPrefix(t *testing.T) {
 	}
 }
 
-func TestOnlySessionCookie(t *testing.T) {
-	o := newOwnCookies("sess", "sess_state_")
-	cases := []struct {
-		lines []string
-		want  string
-		ok    bool
-	}{
-		{[]string{"sess=abc"}, "abc", true},
-		{[]string{"sess=abc; x=1"}, "", false},
-		{[]string{`sess="abc"`}, "", false},
-		{[]string{"sess=abc", "x=1"}, "", false},
-		{[]string{"sessx=abc"}, "", false},
-		{nil, "", false},
-	}
-	for _, tc := range cases {
-		got, ok := onlySessionCookie(o, http.Header{"Cookie": tc.lines})
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("%q: got %q %v, want %q %v", tc.lines, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 // TestForwardAuthorization: upstream sees an Authorization header only when the plugin verified it (bearer path,
 // the first one only), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader).
 func TestForwardAuthorization(t *testing.T) {
@@ -110,6 +89,51 @@ func TestForwardAuthorization(t *testing.T) {
 		}
 		if got := up.last().Get("Cookie"); got != "keep=1" {
 			t.Errorf("%s: upstream Cookie %q, want only keep=1", tc.name, got)
+		}
+	}
+}
+
+// TestSessionHitCookieHeader: on the hot path (a cached session), a header of nothing but the session (one cookie or
+// all its chunks) is dropped without parsing, and anything else in it, even pairs Go's parser drops, reaches upstream.
+func TestSessionHitCookieHeader(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.ForwardHeaders = map[string]string{"X-Name": "name"}
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"name": strings.Repeat("N", 4000)} })
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	b.login("/")
+	var chunks []string
+	for i := 0; i < maxSessionChunks; i++ {
+		if c := b.cookie(m.chunkName(i)); c != nil {
+			chunks = append(chunks, c.Name+"="+c.Value)
+		}
+	}
+	if len(chunks) < 2 {
+		t.Fatalf("session in %d cookie(s), want it chunked", len(chunks))
+	}
+	session := strings.Join(chunks, "; ")
+	cases := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"all the chunks", []string{session}, nil},
+		{"chunks and a JSON cookie Go's parser drops", []string{session + `; j={"a":1}`}, []string{`j={"a":1}`}},
+		{"chunks and an empty pair", []string{session + ";"}, nil},
+		{"chunks and a chunk twice", []string{session + "; " + chunks[1]}, nil},
+		{"chunks on two lines with another", []string{chunks[0], strings.Join(chunks[1:], "; ") + "; x=1"}, []string{"x=1"}},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+		r.Header["Cookie"] = tc.lines
+		before := up.count()
+		if rec := serve(m, r); rec.Code != http.StatusOK || up.count() != before+1 {
+			t.Errorf("%s: status %d, want the upstream", tc.name, rec.Code)
+			continue
+		}
+		if got := up.last()["Cookie"]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: upstream Cookie %.80q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

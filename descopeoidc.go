@@ -117,7 +117,9 @@ func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, be
 	} else if !m.s.keepAuthorization {
 		delete(h, "Authorization")
 	}
-	stripCookies(m, r)
+	if _, ok := h["Cookie"]; ok {
+		stripCookies(m, r)
+	}
 	m.next.ServeHTTP(w, r)
 }
 

@@ -15,9 +15,13 @@ import (
 // sessionHit serves a request whose session is cached and needs nothing (no refresh, no re-issue, not ended, not
 // denied): the hot path of browser traffic. Everything else goes to serveSession, which decides afresh.
 func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
-	raw, only := onlySessionCookie(m.own, r.Header) // the browser sends nothing else: no parsing
+	lines := r.Header["Cookie"]
+	eq := m.own.nameEq
+	raw, ours := "", false // ours: the Cookie header holds the session and nothing else, upstream gets none
 	var cookies []*http.Cookie
-	if !only {
+	if len(lines) == 1 && strings.HasPrefix(lines[0], eq) && strings.IndexByte(lines[0], ';') < 0 {
+		raw, ours = lines[0][len(eq):], true // only the session cookie: no parsing
+	} else {
 		cookies = r.Cookies() // parsed once: for the session here and in serveSession
 		name := m.s.cookieName
 		for _, c := range cookies {
@@ -27,11 +31,14 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if strings.IndexByte(raw, '.') >= 0 { // "<n>.": chunked
+	if len(raw) > 1 && raw[1] == '.' { // "<n>.": chunked; n has one digit (maxSessionChunks)
 		if cookies == nil {
 			cookies = r.Cookies()
 		}
+		n := int(raw[0] - '0')
 		raw, _ = sessionValue(m, cookies)
+		// sessionValue found the n chunk names among n cookies, in n pairs: nothing else is in the header
+		ours = raw != "" && n == len(cookies) && len(lines) == 1 && strings.Count(lines[0], ";") == n-1
 	}
 	if raw != "" {
 		now := m.now().Unix()
@@ -41,6 +48,9 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 		e := cache.m[string(sum[:])]
 		cache.mu.RUnlock()
 		if e != nil && e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
+			if ours {
+				delete(r.Header, "Cookie")
+			}
 			forward(m, w, r, e, false)
 			return
 		}
