@@ -1,5 +1,6 @@
-// Package echo is a tiny upstream for integration tests and the demo: it
-// answers every request with a JSON description of the request it received.
+// Package echo is a tiny upstream for integration tests and the demo: it answers every request with a description
+// of the request it received, as JSON, or as a readable HTML page (who you are, and a sign-out button) when a browser
+// asks for HTML.
 package echo
 
 import (
@@ -9,7 +10,10 @@ import (
 	"strings"
 )
 
-// Request is the JSON body of every response.
+// DefaultLogoutPath is the plugin's default logout path, where the HTML page's sign-out button posts.
+const DefaultLogoutPath = "/oauth2/logout"
+
+// Request is the JSON body of every response (and what the HTML page shows in full).
 type Request struct {
 	Method string `json:"method"`
 	Path   string `json:"path"`
@@ -21,8 +25,21 @@ type Request struct {
 	Body string `json:"body,omitempty"`
 }
 
-// Handler answers 200 with the Request as JSON.
-func Handler() http.Handler {
+// Options configure the handler.
+type Options struct {
+	// LogoutPath is where the HTML page's sign-out button posts; default DefaultLogoutPath.
+	LogoutPath string
+}
+
+// Handler answers 200 with the Request, as HTML to browsers and as JSON to everything else (see NewHandler).
+func Handler() http.Handler { return NewHandler(Options{}) }
+
+// NewHandler answers 200 with the Request: an HTML page when the Accept header asks for text/html (a browser
+// navigation), JSON otherwise.
+func NewHandler(o Options) http.Handler {
+	if o.LogoutPath == "" {
+		o.LogoutPath = DefaultLogoutPath
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		out := Request{
@@ -36,10 +53,19 @@ func Handler() http.Handler {
 		for name, values := range r.Header {
 			out.Headers[name] = strings.Join(values, ", ")
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
+		w.Header().Set("Vary", "Accept")
+		if wantsHTML(r.Header.Values("Accept")) {
+			writePage(w, out, o.LogoutPath)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = writeJSON(w, out)
 	})
+}
+
+func writeJSON(w io.Writer, out Request) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

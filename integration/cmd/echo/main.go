@@ -1,5 +1,5 @@
-// Command echo is the demo upstream: it answers every request with a JSON
-// description of the request (method, path, query, host, headers).
+// Command echo is the demo upstream: it answers every request with a description of the request (method, path,
+// query, host, headers), as JSON, or as an HTML page (who you are, a sign-out button) to a browser.
 package main
 
 import (
@@ -17,8 +17,9 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9001", "listen address")
+	logoutPath := flag.String("logout-path", echo.DefaultLogoutPath, "the middleware's logout path (the HTML page's sign-out button posts there)")
 	flag.Parse()
-	srv := &http.Server{Addr: *addr, Handler: echo.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: echo.NewHandler(echo.Options{LogoutPath: *logoutPath}), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
