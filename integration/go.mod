@@ -5,8 +5,14 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/go-webauthn/webauthn v0.13.4
 	github.com/traefik/traefik/v3 v3.6.12
 	github.com/zitadel/oidc/v3 v3.52.0
+)
+
+require (
+	github.com/go-webauthn/x v0.1.23 // indirect
+	github.com/google/go-tpm v0.9.5 // indirect
 )
 
 require (

@@ -26,6 +26,7 @@ type authRequest struct {
 	subject  string
 	done     bool
 	authTime time.Time
+	amr      []string // how the user authenticated: amrPassword or amrPasskey
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
@@ -53,7 +54,7 @@ func newAuthRequest(id string, r *oidc.AuthRequest, scopes []string) *authReques
 
 func (a *authRequest) GetID() string                         { return a.id }
 func (a *authRequest) GetACR() string                        { return "" }
-func (a *authRequest) GetAMR() []string                      { return amrOf(a.done) }
+func (a *authRequest) GetAMR() []string                      { return a.amr }
 func (a *authRequest) GetAudience() []string                 { return []string{a.clientID} }
 func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }
 func (a *authRequest) GetClientID() string                   { return a.clientID }
@@ -67,12 +68,11 @@ func (a *authRequest) GetState() string                      { return a.state }
 func (a *authRequest) GetSubject() string                    { return a.subject }
 func (a *authRequest) Done() bool                            { return a.done }
 
-func amrOf(done bool) []string {
-	if done {
-		return []string{"pwd"}
-	}
-	return nil
-}
+// The amr claim's values (RFC 8176 "pwd"; Descope names passkey sign-ins "webauthn").
+var (
+	amrPassword = []string{"pwd"}
+	amrPasskey  = []string{"webauthn"}
+)
 
 // accessToken is the stored state of an issued access token (its jti).
 type accessToken struct {

@@ -10,9 +10,7 @@ import (
 
 // userBySubject returns a copy of the user (UpdateUser may change it meanwhile).
 func (s *storage) userBySubject(sub string) (*User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.bySub[sub]
+	u, ok := s.dir.bySub(sub)
 	if !ok {
 		return nil, errors.New("user not found")
 	}
@@ -76,7 +74,7 @@ func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenReq
 
 // GetPrivateClaimsFromScopes is the fallback of GetPrivateClaimsFromRequest.
 func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, userID, _ string, _ []string) (map[string]any, error) {
-	return s.accessTokenClaims(userID, amrOf(true))
+	return s.accessTokenClaims(userID, amrPassword)
 }
 
 // Where setUserinfo's claims go: the shapes of AuthzInAccessTokenOnly and

@@ -1,7 +1,6 @@
 package devidp
 
 import (
-	"errors"
 	"net/http"
 )
 
@@ -9,15 +8,7 @@ import (
 // in the Descope console: tokens issued from then on (a refresh included)
 // carry the new values; tokens already issued keep theirs.
 func (s *Server) UpdateUser(sub string, update func(u *User)) error {
-	s.storage.mu.Lock()
-	defer s.storage.mu.Unlock()
-	u, ok := s.storage.bySub[sub]
-	if !ok {
-		return errors.New("devidp: no user with subject " + sub)
-	}
-	update(u)
-	u.Subject = sub // the key of the maps stays what it is
-	return nil
+	return s.storage.dir.update(sub, update) // the subject and username (the directory's keys) stay
 }
 
 // SetUserinfoStatus makes the userinfo endpoint answer status with an OAuth

@@ -21,6 +21,7 @@
 package devidp
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -125,6 +126,26 @@ func DemoUser() User {
 		Permissions: []string{"read", "write"},
 		Tenants: map[string]TenantRoles{
 			DemoTenant: {Roles: []string{"admin"}, Permissions: []string{"tenant.manage"}},
+		},
+		CurrentTenant: DemoTenant,
+	}
+}
+
+// SignUpUser is the account created when someone signs up with a passkey: a new subject, the email as username
+// (no password: only its passkeys sign in), the role viewer, and the member role in the demo tenant.
+func SignUpUser(email, name string) User {
+	if name == "" {
+		name = email
+	}
+	return User{
+		Username:    email,
+		Subject:     "U2" + rand.Text()[:20],
+		Email:       email,
+		Name:        name,
+		Roles:       []string{"viewer"},
+		Permissions: []string{"read"},
+		Tenants: map[string]TenantRoles{
+			DemoTenant: {Roles: []string{"member"}, Permissions: []string{}},
 		},
 		CurrentTenant: DemoTenant,
 	}

@@ -32,6 +32,7 @@ type Server struct {
 	base     string // http://host:port
 	issuer   string
 	storage  *storage
+	passkeys *passkeys
 	provider *op.Provider
 	http     *http.Server
 	stats    statsCounter
@@ -84,6 +85,9 @@ func (s *Server) setup() error {
 		loginURL:        PathLogin,
 	}
 	s.storage = newStorage(s.opts, c, keys)
+	if s.passkeys, err = newPasskeys(s.base, "Descope demo ("+s.opts.ProjectID+")"); err != nil {
+		return err
+	}
 	config := &op.Config{
 		DefaultLogoutRedirectURI: PathLoggedOut,
 		CodeMethodS256:           true,
@@ -118,6 +122,7 @@ func (s *Server) handler() http.Handler {
 	mux.Handle(s.IssuerPath()+discoverySuffix, http.StripPrefix(s.IssuerPath(), opHandler))
 	mux.HandleFunc("GET "+PathLogin, s.loginPage)
 	mux.HandleFunc("POST "+PathLogin, s.loginSubmit)
+	s.routePasskeys(mux)
 	mux.HandleFunc("GET "+PathLoggedOut, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("signed out\n"))
@@ -148,6 +153,19 @@ func (s *Server) Options() Options { return s.opts }
 // RotateKey makes the provider sign with a new key; the JWKS then publishes
 // the new key and all previous ones. It returns the new key ID.
 func (s *Server) RotateKey() (string, error) { return s.storage.keys.rotate() }
+
+// Passkeys is the number of passkeys registered for username (0 for an unknown user).
+func (s *Server) Passkeys(username string) int {
+	u, ok := s.storage.dir.byName(username)
+	if !ok {
+		return 0
+	}
+	return s.passkeys.count(u.Subject)
+}
+
+// PasskeysAvailable reports whether the login page offers passkeys: browsers need a host name (such as
+// localhost) as WebAuthn relying party ID, not an IP address, so start the provider on localhost:PORT.
+func (s *Server) PasskeysAvailable() bool { return s.passkeys.available() }
 
 // KeyID returns the ID (kid) of the current signing key.
 func (s *Server) KeyID() string { return s.storage.keys.signing().id }

@@ -19,6 +19,9 @@ type Stats struct {
 	EndSessionRequests int
 	LoginAttempts      int // POSTs of the login form
 	FailedLogins       int // of which rejected
+	PasskeySignUps     int // passkeys registered (sign-up ceremonies completed)
+	PasskeySignIns     int // sign-ins with a passkey completed
+	FailedPasskeys     int // passkey calls that failed (any step)
 }
 
 // TokenRequestsTotal is the number of token requests of any grant type.

@@ -27,8 +27,7 @@ type storage struct {
 	opts   Options
 	client *client
 	keys   *keyRing
-	users  map[string]*User // by username
-	bySub  map[string]*User
+	dir    *directory
 
 	mu            sync.Mutex
 	authRequests  map[string]*authRequest
@@ -46,16 +45,11 @@ var (
 func newStorage(opts Options, c *client, keys *keyRing) *storage {
 	s := &storage{
 		opts: opts, client: c, keys: keys,
-		users:         map[string]*User{},
-		bySub:         map[string]*User{},
+		dir:           newDirectory(opts.Users),
 		authRequests:  map[string]*authRequest{},
 		codes:         map[string]string{},
 		tokens:        map[string]*accessToken{},
 		refreshTokens: map[string]*refreshToken{},
-	}
-	for i := range opts.Users {
-		u := &opts.Users[i]
-		s.users[u.Username], s.bySub[u.Subject] = u, u
 	}
 	return s
 }
@@ -126,18 +120,28 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 
 // checkLogin completes the auth request id for the user when the password matches.
 func (s *storage) checkLogin(id, username, password string) error {
+	u, ok := s.dir.byName(username)
+	if !ok || !u.passwordMatches(password) {
+		return errors.New("wrong username or password")
+	}
+	return s.completeLogin(id, u.Subject, amrPassword)
+}
+
+// completeLogin marks the auth request id as authenticated for subject, with the authentication methods amr.
+func (s *storage) completeLogin(id, subject string, amr []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	req, err := s.authRequestLocked(id)
 	if err != nil {
 		return err
 	}
-	u, ok := s.users[username]
-	if !ok || subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
-		return errors.New("wrong username or password")
-	}
-	req.subject, req.done, req.authTime = u.Subject, true, time.Now()
+	req.subject, req.done, req.authTime, req.amr = subject, true, time.Now(), slices.Clone(amr)
 	return nil
+}
+
+// passwordMatches is false for accounts without a password (those who signed up with a passkey).
+func (u *User) passwordMatches(password string) bool {
+	return u.Password != "" && subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) == 1
 }
 
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
