@@ -4,7 +4,10 @@ SHELL := /bin/bash
 GO    ?= go
 export GOFLAGS := -buildvcs=false
 
-TRAEFIK := bin/traefik
+# TRAEFIK=/path/to/traefik (environment or command line) is the user's choice of Traefik for the demo; the rules
+# below build bin/traefik under the same name, so keep the user's value apart first.
+DEMO_TRAEFIK := $(if $(filter environment command line,$(origin TRAEFIK)),$(TRAEFIK))
+override TRAEFIK := bin/traefik
 # The provider matrix's providers that nobody here wrote (integration/providers): dex, built from its own wrapper
 # module, and panva's oidc-provider from npm.
 DEX := bin/dex
@@ -48,9 +51,14 @@ $(NODE_MODULES): $(OIDCPROVIDER)/package.json $(OIDCPROVIDER)/package-lock.json
 
 providers: $(DEX) $(NODE_MODULES)
 
-# Built then run (not `go run`: on Ctrl-C, go run exits 1 even when the demo stops cleanly).
-demo: $(TRAEFIK)
-	@cd integration && $(GO) build -o ../bin/demo ./cmd/demo && exec ../bin/demo
+# Built then run (not `go run`: on Ctrl-C, go run exits 1 even when the demo stops cleanly). A traefik v3.6+ given
+# as TRAEFIK=/path/to/traefik or found on PATH is used as is; otherwise bin/traefik is built first (exit code 10 of
+# the demo's -traefik-check).
+demo:
+	@cd integration && $(GO) build -o ../bin/demo ./cmd/demo
+	@rc=0; TRAEFIK='$(DEMO_TRAEFIK)' bin/demo -traefik-check || rc=$$?; \
+		if [ $$rc -eq 10 ]; then $(MAKE) --no-print-directory $(TRAEFIK); elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	@cd integration && TRAEFIK='$(DEMO_TRAEFIK)' exec ../bin/demo
 
 deps:
 	@bash .ci/deps.sh

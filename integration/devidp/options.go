@@ -15,6 +15,12 @@
 //	end session       http://<addr>/oauth2/v1/logout
 //	introspection     http://<addr>/oauth2/v1/introspect
 //	login page        http://<addr>/login?authRequestID=...
+//	passkeys          http://<addr>/login/passkey/{sign-up,sign-in}/{begin,finish} (WebAuthn, called by the page)
+//
+// Passkeys (WebAuthn) work when the provider is reached by a host name such as localhost (Addr "localhost:9000"):
+// browsers refuse an IP address as relying party ID. Sign-up creates an account (SignUpUser) for a new email, or
+// adds a passkey to an existing account given its password; a passkey sign-in has amr ["webauthn"], a password
+// one ["pwd"].
 //
 // The only client is the project itself: client_id = ProjectID,
 // client_secret = ClientSecret (the "Descope access key").

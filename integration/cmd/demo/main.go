@@ -10,8 +10,12 @@
 //	SESSION_SECRET    cookie encryption secret (at least 32 bytes); default: random for each run
 //	DEMO_PORT         Traefik's web entrypoint port, default 8000
 //	DEMO_API_PORT     Traefik's API/dashboard entrypoint port, default 8080
-//	DEMO_IDP_PORT     local provider port, default 9000
+//	DEMO_IDP_PORT     local provider port, default 9000 (served as http://localhost:PORT: passkeys need a host name)
 //	DEMO_ECHO_PORT    echo upstream port, default 9001
+//	TRAEFIK           the traefik binary to run (v3.6+); default: a traefik v3.6+ on PATH, else bin/traefik
+//
+// With -traefik-check it only says which Traefik it would run, and exits 10 when that is bin/traefik (so that
+// `make demo` builds it first) and 0 for another one.
 package main
 
 import (
@@ -44,6 +48,9 @@ import (
 const logPrefix = "traefik | "
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "-traefik-check" {
+		os.Exit(traefikCheck())
+	}
 	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
@@ -141,7 +148,14 @@ func run() error {
 			return err
 		}
 	}
-	if _, err := os.Stat(stack.BinPath()); err != nil {
+	tc, err := chooseTraefik(defaultTraefikEnv())
+	if err != nil {
+		return err
+	}
+	if tc.Note != "" {
+		fmt.Println(">> " + tc.Note)
+	}
+	if _, err := os.Stat(tc.Bin); err != nil && tc.Source == "bin/traefik" {
 		fmt.Println(">> bin/traefik is missing: building Traefik v3.6.12 (several minutes the first time; `make traefik` does the same)")
 		if _, err := stack.BuildTraefik(); err != nil {
 			return err
@@ -164,7 +178,10 @@ func run() error {
 	} else {
 		// zitadel's provider logs every rejected request at info level through slog: keep the terminal for Traefik.
 		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-		idp, err = devidp.Start(devidp.Options{Addr: s.idpAddr, AZPClaim: true})
+		// localhost, not 127.0.0.1: browsers refuse an IP address as WebAuthn relying party, and the login page
+		// offers passkeys.
+		_, port, _ := net.SplitHostPort(s.idpAddr)
+		idp, err = devidp.Start(devidp.Options{Addr: net.JoinHostPort("localhost", port), AZPClaim: true})
 		if err != nil {
 			return fmt.Errorf("local OpenID provider: %v", err)
 		}
@@ -178,8 +195,8 @@ func run() error {
 	}
 	logs := newPrefixWriter(os.Stdout, logPrefix)
 	defer logs.Flush()
-	fmt.Printf(">> starting Traefik (bin/traefik, plugin from this checkout) in %s\n", relToRepo(runDir))
-	tr, err := stack.StartContext(ctx, stack.Options{Dir: runDir, WebAddr: s.webAddr, APIAddr: s.apiAddr, Env: env, LogTo: logs})
+	fmt.Printf(">> starting Traefik %s, plugin from this checkout, in %s\n", tc.describe(), relToRepo(runDir))
+	tr, err := stack.StartContext(ctx, stack.Options{Bin: tc.Bin, Dir: runDir, WebAddr: s.webAddr, APIAddr: s.apiAddr, Env: env, LogTo: logs})
 	if err != nil {
 		// The error repeats Traefik's whole log, which was just streamed above: keep its first part.
 		msg, _, _ := strings.Cut(err.Error(), "\ntraefik log:")
@@ -196,7 +213,7 @@ func run() error {
 	if err := checkRoute(ctx, tr.WebURL, s, idp); err != nil {
 		return err
 	}
-	printBanner(s, idp, tr, time.Since(started))
+	printBanner(s, idp, tr, tc, time.Since(started))
 
 	exited := make(chan error, 1)
 	go func() { exited <- tr.Wait() }()
@@ -258,12 +275,13 @@ func isProviderRedirect(loc string, s *settings, idp *devidp.Server) bool {
 	return err == nil && u.IsAbs() && u.Query().Get("client_id") == s.projectID
 }
 
-func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, took time.Duration) {
+func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, tc traefikChoice, took time.Duration) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n================ descopeoidc demo is ready (started in %.1fs) ================\n", took.Seconds())
 	fmt.Fprintf(&b, "  Open           %s\n", s.publicURL("/echo"))
 	if idp != nil {
-		fmt.Fprintf(&b, "  Log in as      %s / %s\n", devidp.DemoUsername, devidp.DemoPassword)
+		fmt.Fprintf(&b, "  Log in as      %s / %s, or sign up with a passkey (any email; the browser's\n", devidp.DemoUsername, devidp.DemoPassword)
+		b.WriteString("                 passkey manager or security key), then sign out and sign in with it\n")
 		fmt.Fprintf(&b, "  Provider       local Descope-like provider, issuer %s (project %s)\n", idp.Issuer(), idp.ClientID())
 	} else {
 		issuer := s.issuer
@@ -278,8 +296,9 @@ func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, took time.D
 		fmt.Fprintf(&b, "                 custom claim \"azp\" with the value %s, then select that template for the project's\n", s.projectID)
 		b.WriteString("                 user tokens. Without it sign-in ends with 401 and the log says \"azp claim missing\".\n")
 	}
-	fmt.Fprintf(&b, "  Log out        %s\n", s.publicURL("/oauth2/logout"))
+	fmt.Fprintf(&b, "  Log out        the echo page's Sign out button, or %s\n", s.publicURL("/oauth2/logout"))
 	fmt.Fprintf(&b, "  Echo upstream  http://%s (what the app behind Traefik sees: X-Forwarded-User, -Email, ...)\n", s.echoAddr)
+	fmt.Fprintf(&b, "  Traefik        %s\n", tc.describe())
 	fmt.Fprintf(&b, "  Traefik API    %s/api/http/routers\n", tr.APIURL)
 	fmt.Fprintf(&b, "  Config         %s (from examples/local)\n", relToRepo(tr.Dir))
 	if s.secretGenerated {
@@ -288,6 +307,20 @@ func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, took time.D
 	b.WriteString("Traefik's log follows, prefixed with \"" + strings.TrimSpace(logPrefix) + "\". Stop with Ctrl-C.\n")
 	b.WriteString("==============================================================================\n")
 	fmt.Print(b.String())
+}
+
+// traefikCheck is `demo -traefik-check`: exit 10 when the demo would run bin/traefik, 0 for another binary, 1 when
+// TRAEFIK is refused (with the reason). The demo itself then prints its choice.
+func traefikCheck() int {
+	tc, err := chooseTraefik(defaultTraefikEnv())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		return 1
+	}
+	if tc.Source == "bin/traefik" {
+		return 10
+	}
+	return 0
 }
 
 func relToRepo(p string) string {
