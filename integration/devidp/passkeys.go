@@ -99,7 +99,7 @@ func (p *passkeys) beginRegistration(id string, u User, isNew bool) (*protocol.C
 	if err != nil {
 		return nil, err
 	}
-	p.ceremonies[id] = ceremony{signUp: true, session: *session, user: u, isNew: isNew}
+	p.startLocked(id, ceremony{signUp: true, session: *session, user: u, isNew: isNew})
 	return creation, nil
 }
 
@@ -144,7 +144,7 @@ func (p *passkeys) beginLogin(id string) (*protocol.CredentialAssertion, error) 
 	if err != nil {
 		return nil, err
 	}
-	p.ceremonies[id] = ceremony{session: *session}
+	p.startLocked(id, ceremony{session: *session})
 	return assertion, nil
 }
 
@@ -183,6 +183,17 @@ func (p *passkeys) finishLogin(id string, answer []byte, lookup func(string) (*U
 		return User{}, badPasskey("the passkey's signature counter went backwards (a cloned authenticator?)", nil)
 	}
 	return u, nil
+}
+
+// startLocked records the ceremony of auth request id (replacing an earlier one) and forgets expired ones.
+func (p *passkeys) startLocked(id string, c ceremony) {
+	now := time.Now()
+	for other, old := range p.ceremonies {
+		if now.After(old.session.Expires) {
+			delete(p.ceremonies, other)
+		}
+	}
+	p.ceremonies[id] = c
 }
 
 // takeLocked removes and returns the ceremony of auth request id: every ceremony gets one answer.

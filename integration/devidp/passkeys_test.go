@@ -3,10 +3,12 @@ package devidp
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // passkeyEnv is a provider on localhost (passkeys need a host name) and one login in progress.
@@ -296,5 +298,28 @@ func TestPasskeysNeedAHostName(t *testing.T) {
 		if js.StatusCode != http.StatusOK || !strings.HasPrefix(js.Header.Get("Content-Type"), "text/javascript") {
 			t.Errorf("%s: GET %s: %s %s", c.addr, PathPasskeyScript, js.Status, js.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// Ceremonies left unanswered do not pile up: starting one forgets those past their timeout.
+func TestPasskeyCeremoniesExpire(t *testing.T) {
+	p, err := newPasskeys("http://localhost:9", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.beginLogin("old"); err != nil {
+		t.Fatal(err)
+	}
+	c := p.ceremonies["old"]
+	if left := time.Until(c.session.Expires); left < ceremonyTimeout-time.Minute || left > ceremonyTimeout {
+		t.Fatalf("a new ceremony expires in %s, want about %s", left, ceremonyTimeout)
+	}
+	c.session.Expires = time.Now().Add(-time.Second)
+	p.ceremonies["old"] = c
+	if _, err := p.beginLogin("new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.ceremonies["old"]; ok || len(p.ceremonies) != 1 {
+		t.Errorf("ceremonies %v: want only the new one", slices.Collect(maps.Keys(p.ceremonies)))
 	}
 }
