@@ -39,35 +39,7 @@ func TestBrowser(t *testing.T) {
 	// The URL the demo prints: localhost, which Chromium resolves to loopback itself.
 	site := strings.Replace(tr.WebURL, "127.0.0.1", "localhost", 1)
 
-	shots := filepath.Join(harness.RepoRoot(), "integration", "artifacts", "browser")
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
-	for _, f := range old {
-		_ = os.Remove(f)
-	}
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 800),
-	)
-	t.Cleanup(cancelAlloc) // stops the browser and waits for it
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancelTimeout)
-
-	b := &chrome{t: t, ctx: ctx, shots: shots}
+	b := startChrome(t, "browser")
 	isLogin := func(p page) bool {
 		return p.Title == "Descope demo login" && strings.HasPrefix(p.URL, idp.URL()+devidp.PathLogin+"?")
 	}
@@ -128,6 +100,40 @@ func TestBrowser(t *testing.T) {
 	checkLog(t, tr)
 }
 
+// startChrome starts headless Chromium (stopped at cleanup) with one tab, whose screenshots go to
+// integration/artifacts/<shotsDir>/ (emptied first). Every step of the test must end within 90 seconds.
+func startChrome(t *testing.T, shotsDir string) *chrome {
+	t.Helper()
+	shots := filepath.Join(harness.RepoRoot(), "integration", "artifacts", shotsDir)
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 800),
+	)
+	t.Cleanup(cancelAlloc) // stops the browser and waits for it
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(cancelCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelTimeout)
+	return &chrome{t: t, ctx: ctx, shots: shots}
+}
+
 // chrome is one browser tab with the test's helpers.
 type chrome struct {
 	t     *testing.T
@@ -140,7 +146,8 @@ type chrome struct {
 type page struct {
 	URL             string `json:"url"`
 	Title           string `json:"title"`
-	Text            string `json:"text"`
+	Text            string `json:"text"` // the <pre> (the echo JSON), else the whole text
+	Body            string `json:"body"`
 	HasLogoutButton bool   `json:"logoutButton"`
 }
 
@@ -156,6 +163,7 @@ func (b *chrome) current() (page, error) {
 		url: location.href,
 		title: document.title,
 		text: document.querySelector("pre") ? document.querySelector("pre").innerText : (document.body ? document.body.innerText : ""),
+		body: document.body ? document.body.innerText : "",
 		logoutButton: document.getElementById("logout") !== null,
 	})`))
 }

@@ -17,7 +17,7 @@ import (
 
 func main() {
 	var (
-		addr       = flag.String("addr", "127.0.0.1:9000", "listen address")
+		addr       = flag.String("addr", "127.0.0.1:9000", "listen address (a host name such as localhost:9000 for passkeys: browsers refuse an IP as WebAuthn RP ID)")
 		project    = flag.String("project", devidp.DefaultProjectID, "project ID (client_id, last issuer path segment)")
 		secret     = flag.String("secret", devidp.DefaultClientSecret, "client secret (Descope access key)")
 		azp        = flag.Bool("azp", true, "put azp = project ID into ID and access tokens (Descope JWT template)")
