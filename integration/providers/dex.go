@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -52,19 +53,31 @@ func StartDex(opts Options) (*Dex, error) {
 		return nil, err
 	}
 	d := &Dex{opts: opts, gate: gate, issuer: gate.URL() + "/dex"}
-	if err := d.start(bin); err != nil {
+	if d.dir, err = os.MkdirTemp("", "dex-"); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	// dex takes its port from the configuration: a port that was free a moment ago may be taken by the time it
+	// binds (other tests run in parallel), so that one case is retried.
+	for attempt := 1; ; attempt++ {
+		err = d.start(bin)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	if err != nil {
 		_ = d.Close()
 		return nil, err
 	}
 	return d, nil
 }
 
+// dexAddr picks dex's listen address (a variable for the test of the retry).
+var dexAddr = freeLoopbackAddr
+
 func (d *Dex) start(bin string) error {
-	addr, err := freeLoopbackAddr()
+	addr, err := dexAddr()
 	if err != nil {
-		return err
-	}
-	if d.dir, err = os.MkdirTemp("", "dex-"); err != nil {
 		return err
 	}
 	conf, err := json.MarshalIndent(d.config(addr), "", "  ")
@@ -78,13 +91,15 @@ func (d *Dex) start(bin string) error {
 	if d.proc, err = startProcess("dex", d.dir, nil, bin, "serve", file); err != nil {
 		return err
 	}
-	if err := d.proc.waitListening(addr); err != nil {
+	// dex itself first (whoever else holds the port, if dex could not bind it, does not answer dex's discovery),
+	// then through the gate.
+	if err := d.proc.waitDiscovery("http://"+addr+"/dex", d.issuer); err != nil {
 		return err
 	}
 	if err := d.gate.Start("http://" + addr); err != nil {
 		return err
 	}
-	return d.proc.waitDiscovery(d.issuer)
+	return d.proc.waitDiscovery(d.issuer, d.issuer)
 }
 
 // config is dex's configuration file (config.yaml.dist's keys).

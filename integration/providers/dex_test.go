@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"net"
 	"net/http"
 	"testing"
 )
@@ -83,4 +84,27 @@ func TestDexSubject(t *testing.T) {
 	if got := dexSubject("1234", "local"); got != "CgQxMjM0EgVsb2NhbA" {
 		t.Errorf("dexSubject: expected CgQxMjM0EgVsb2NhbA, got %s", got)
 	}
+}
+
+// TestDexPortTaken: when the port picked for dex is taken before dex binds it, StartDex tries another.
+func TestDexPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	picks := 0
+	dexAddr = func() (string, error) {
+		picks++
+		if picks == 1 {
+			return taken.Addr().String(), nil
+		}
+		return freeLoopbackAddr()
+	}
+	defer func() { dexAddr = freeLoopbackAddr }()
+	p := startDex(t)
+	if picks != 2 {
+		t.Errorf("expected a second port after the taken one, got %d picks", picks)
+	}
+	checkDiscovery(t, p)
 }

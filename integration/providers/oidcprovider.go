@@ -89,7 +89,7 @@ func (p *OIDCProvider) start(dir, node string) error {
 	if err := p.gate.Start("http://" + addr); err != nil {
 		return err
 	}
-	return p.proc.waitDiscovery(p.issuer)
+	return p.proc.waitDiscovery(p.issuer, p.issuer)
 }
 
 func (p *OIDCProvider) config() map[string]any {

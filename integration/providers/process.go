@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -97,28 +96,12 @@ func (p *process) waitOutput(re *regexp.Regexp) (string, error) {
 	return "", fmt.Errorf("%s: no %s in its output after %s; output:\n%s", p.name, re, startTimeout, p.output())
 }
 
-// waitListening waits until addr accepts TCP connections (so that the gate in front never answers 502 while the
-// process starts), the process exits, or startTimeout passes.
-func (p *process) waitListening(addr string) error {
+// waitDiscovery polls the discovery document under base (the issuer, or the process's own address and path)
+// until it answers 200 with exactly issuer, the process exits, or startTimeout passes.
+func (p *process) waitDiscovery(base, issuer string) error {
+	url := strings.TrimSuffix(base, "/") + "/.well-known/openid-configuration"
 	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			return fmt.Errorf("%s exited before listening on %s (%v); output:\n%s", p.name, addr, p.err, p.output())
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			return c.Close()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s: not listening on %s after %s; output:\n%s", p.name, addr, startTimeout, p.output())
-}
-
-// waitDiscovery polls issuer's discovery document until it answers 200 with exactly issuer, the process exits, or
-// startTimeout passes.
-func (p *process) waitDiscovery(issuer string) error {
-	url := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	deadline := time.Now().Add(startTimeout)
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second}
 	last := "no answer yet"
 	for time.Now().Before(deadline) {
 		if p.exited() {

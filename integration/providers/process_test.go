@@ -43,7 +43,7 @@ func TestProcessExitEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.waitDiscovery("http://127.0.0.1:1")
+	err = p.waitDiscovery("http://127.0.0.1:1", "http://127.0.0.1:1")
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("expected an error with the exit status and the output, got %v", err)
 	}
