@@ -213,7 +213,7 @@ func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error
 	endpoints := []struct{ name, v string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint}, {"token_endpoint", md.TokenEndpoint},
 		{"jwks_uri", md.JWKSURI}, {"end_session_endpoint", md.EndSessionEndpoint},
-		{"revocation_endpoint", md.RevocationEndpoint},
+		{"revocation_endpoint", md.RevocationEndpoint}, {"userinfo_endpoint", md.UserinfoEndpoint}, // gets the access token
 	}
 	for _, f := range endpoints {
 		if f.v == "" {
