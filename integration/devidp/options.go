@@ -53,6 +53,9 @@ type Options struct {
 	// Addr is the listen address; default "127.0.0.1:0" (a free port).
 	// An unspecified host (":9000", "0.0.0.0:9000") is advertised as 127.0.0.1.
 	Addr string
+	// PublicURL is the base URL (http://host:port, no path) advertised in the issuer and every endpoint, when the
+	// provider is reached through a proxy such as a test gate; default http://<advertised listen address>.
+	PublicURL string
 	// ProjectID is the Descope project ID: it is the client_id, the
 	// audience of every token and the last path segment of the issuer.
 	ProjectID string

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,8 @@ const (
 // Server is a running provider.
 type Server struct {
 	opts     Options
-	base     string // http://host:port
+	base     string // http://host:port, as advertised (Options.PublicURL when set)
+	listen   string // http://host:port of the listener
 	issuer   string
 	storage  *storage
 	passkeys *passkeys
@@ -50,7 +52,11 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, base: "http://" + advertisedAddr(opts.Addr, ln.Addr())}
+	s := &Server{opts: opts, listen: "http://" + advertisedAddr(opts.Addr, ln.Addr())}
+	s.base = s.listen
+	if opts.PublicURL != "" {
+		s.base = strings.TrimSuffix(opts.PublicURL, "/")
+	}
 	s.issuer = s.base + "/" + opts.ProjectID
 	if err := s.setup(); err != nil {
 		_ = ln.Close()
@@ -140,6 +146,9 @@ func (s *Server) IssuerPath() string { return "/" + s.opts.ProjectID }
 
 // URL is the root of the server, http://<addr>.
 func (s *Server) URL() string { return s.base }
+
+// ListenURL is where the server itself listens, http://<addr> (the same as URL unless Options.PublicURL is set).
+func (s *Server) ListenURL() string { return s.listen }
 
 // ClientID is the client_id (the project ID).
 func (s *Server) ClientID() string { return s.opts.ProjectID }
