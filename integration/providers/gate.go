@@ -1,10 +1,14 @@
 package providers
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,6 +21,10 @@ type Gate struct {
 	srv      *http.Server
 	down     atomic.Bool
 	Requests atomic.Int64 // requests that were let through
+
+	mu     sync.Mutex
+	grants map[string]int64 // form POSTs let through, by grant_type
+	paths  map[string]int64 // requests let through, by URL path
 }
 
 // NewGate listens on a free loopback port; Start must be called with the backend once it is known.
@@ -55,10 +63,47 @@ func (g *Gate) Start(backend string) error {
 			return
 		}
 		g.Requests.Add(1)
+		g.count(r)
 		rp.ServeHTTP(w, r)
 	})}
 	go func() { _ = g.srv.Serve(g.ln) }()
 	return nil
+}
+
+// count records r's path and, for a form POST, its grant_type (the body is read and put back).
+func (g *Gate) count(r *http.Request) {
+	grant := ""
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		_ = r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if v, perr := url.ParseQuery(string(body)); err == nil && perr == nil {
+			grant = v.Get("grant_type")
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.paths == nil {
+		g.grants, g.paths = map[string]int64{}, map[string]int64{}
+	}
+	g.paths[r.URL.Path]++
+	if grant != "" {
+		g.grants[grant]++
+	}
+}
+
+// Grants is the number of token requests with this grant_type that were let through (e.g. "refresh_token").
+func (g *Gate) Grants(grantType string) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.grants[grantType]
+}
+
+// Hits is the number of requests for this URL path that were let through.
+func (g *Gate) Hits(path string) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paths[path]
 }
 
 // Down makes the provider unreachable (503 for every request) until Up.
