@@ -17,7 +17,7 @@ FUZZTIME ?= 15s
 # Go test flags for the integration module (the race detector is on everywhere).
 ITEST_FLAGS ?= -race -count=1 -timeout 40m
 
-.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules clean
+.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules clean matrix
 
 help:
 	@echo "make demo   - run the demo (Traefik + plugin + echo + local OIDC provider; Descope with DESCOPE_PROJECT_ID/DESCOPE_ACCESS_KEY)"
@@ -82,6 +82,10 @@ fuzz:
 integration: $(TRAEFIK) providers
 	@echo ">> integration tests (Traefik's Yaegi loader and compiled, the provider matrix, real traefik binary, chromium)"
 	cd integration && $(GO) test $(ITEST_FLAGS) ./...
+
+# The provider matrix alone, rewriting its table in README.md from the run.
+matrix: providers
+	cd integration && MATRIX_REPORT=$(CURDIR)/README.md $(GO) test $(ITEST_FLAGS) ./matrix/
 
 test: deps check unit integration fuzz
 	@echo ">> all tests passed"

@@ -1,0 +1,55 @@
+package matrix
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scenarioOutage: with the provider down before the plugin ever reached it, a new login and a bearer request get
+// 503 with Retry-After (never a 500 or a redirect loop); once it is up, the plugin heals by itself within its
+// backoff and logins work. Then, during a second outage, a signed-in browser keeps being served and a login in
+// flight (its callback needs the token endpoint) gets 503 with Retry-After.
+func scenarioOutage(t T, c *cell) string {
+	var token string
+	if c.caps.JWTAccessTokens {
+		token = c.clientTokens(t).AccessToken // the provider is up: the client gets its token before the outage
+	}
+	c.use(t, c.bearerConfig())
+	gate := c.p.Gate()
+	gate.Down()
+	defer gate.Up()
+	b := c.browser(t)
+	wantUnavailable(t, b.navigate("/during-outage"), "new login while the provider is down")
+	if token != "" {
+		wantUnavailable(t, b.do(http.MethodGet, "/api", map[string]string{"Authorization": "Bearer " + token}), "bearer request while the provider is down")
+	}
+	gate.Up()
+	healed := time.Now()
+	for {
+		r := b.navigate("/healed")
+		if r.status == http.StatusFound && strings.HasPrefix(r.location(), c.disc.AuthorizationEndpoint+"?") {
+			break
+		}
+		if r.status != http.StatusServiceUnavailable || time.Since(healed) > 12*time.Second {
+			t.Fatalf("%s after the provider came back: status %d Location %q, want a login redirect within its backoff", time.Since(healed).Round(time.Millisecond), r.status, r.location())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.wantUser(b.mustLogin("/healed"), "login after the outage")
+	inFlight := c.browser(t)
+	callback := inFlight.authenticate(inFlight.startLogin("/in-flight"))
+	gate.Down()
+	b.wantUser(b.echo("/still-signed-in", nil), "signed-in browser during an outage")
+	wantUnavailable(t, inFlight.get(callback), "callback while the token endpoint is down")
+	return ""
+}
+
+func wantUnavailable(t T, r response, what string) {
+	t.Helper()
+	ra, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if r.status != http.StatusServiceUnavailable || err != nil || ra < 1 || ra > 11 {
+		t.Fatalf("%s: status %d Retry-After %q, want 503 with Retry-After 1..11 s (body %q)", what, r.status, r.header.Get("Retry-After"), snippet(r.body))
+	}
+}

@@ -1,0 +1,170 @@
+package matrix
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/providers"
+)
+
+// refreshLead is how long after login a session becomes due for refresh in the refresh scenario.
+const refreshLead = 3 * time.Second
+
+// scenarioRefresh: a session due for refresh is refreshed inside the request, with exactly one refresh grant for
+// eight concurrent requests (counted at the provider's gate), each of which gets 200 and the refreshed cookie; the
+// refreshed session still works once the first tokens have expired (when they live only a few seconds).
+func scenarioRefresh(t T, c *cell) string {
+	ttl := c.ttl()
+	margin := (ttl - refreshLead) / time.Second
+	c.use(t, map[string]any{"refreshMargin": fmt.Sprintf("%ds", margin), "leeway": "1s"})
+	b := c.browser(t)
+	b.mustLogin("/")
+	old := b.session()
+	before := c.p.Gate().Grants("refresh_token")
+	time.Sleep(refreshLead + 500*time.Millisecond)
+	cookies := concurrently(t, c, old, 8)
+	grants := c.p.Gate().Grants("refresh_token") - before
+	if grants != 1 && (c.caps.RotatingRefresh || grants < 1) {
+		t.Fatalf("%d refresh_token grants for 8 concurrent requests, want 1", grants)
+	}
+	b.setSession(cookies[0])
+	note := ""
+	if ttl <= 10*time.Second {
+		time.Sleep(ttl - refreshLead) // the first tokens have expired now: only the refreshed session can work
+	} else {
+		note = fmt.Sprintf("its tokens live %s (fixed by its storage): refreshed %s after login with refreshMargin %ds; the first tokens' expiry is not waited for",
+			ttl, refreshLead, margin)
+	}
+	b.wantUser(b.echo("/after-refresh", nil), "with the refreshed session")
+	if !c.caps.RotatingRefresh {
+		note = strings.TrimPrefix(note+"; ", "; ") + "its refresh tokens do not rotate"
+	}
+	return note
+}
+
+// concurrently sends n requests with the session cookie old at once; each must get 200 and a new session cookie.
+func concurrently(t T, c *cell, old string, n int) []string {
+	t.Helper()
+	var wg sync.WaitGroup
+	statuses, cookies := make([]int, n), make([]string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, c.site.URL+"/concurrent", nil)
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: old})
+			resp, err := c.site.Client().Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+			for _, ck := range resp.Cookies() {
+				if ck.Name == sessionCookie && ck.Value != "" {
+					cookies[i] = ck.Value
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		if statuses[i] != http.StatusOK || cookies[i] == "" || cookies[i] == old {
+			t.Fatalf("concurrent request %d: status %d, new cookie %v; want 200 and the refreshed session", i, statuses[i], cookies[i] != "")
+		}
+	}
+	return cookies
+}
+
+// scenarioLogout: a same-origin POST clears the session and goes through the provider's end_session_endpoint with
+// id_token_hint, client_id and the registered post_logout_redirect_uri, and the provider sends the browser back;
+// without end_session, the plugin logs out locally and redirects to postLogoutRedirectURL. Afterwards the site asks
+// for a login again.
+func scenarioLogout(t T, c *cell) string {
+	c.use(t, map[string]any{"postLogoutRedirectURL": byePath})
+	b := c.browser(t)
+	b.mustLogin("/")
+	r := b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": c.site.URL})
+	if r.status != http.StatusSeeOther || b.session() != "" {
+		t.Fatalf("logout: status %d, session kept %v; want 303 and no session", r.status, b.session() != "")
+	}
+	note := ""
+	if !c.caps.EndSession || c.disc.EndSessionEndpoint == "" {
+		if c.disc.EndSessionEndpoint != "" || r.location() != c.site.URL+byePath {
+			t.Fatalf("logout without end_session: Location %q, want %s", r.location(), c.site.URL+byePath)
+		}
+		note = "no end_session_endpoint: the plugin logs out locally and redirects to postLogoutRedirectURL"
+	} else {
+		note = endSession(t, c, b, r.location())
+	}
+	if r := b.navigate("/"); r.status != http.StatusFound || !strings.HasPrefix(r.location(), c.disc.AuthorizationEndpoint) {
+		t.Fatalf("after logout: status %d Location %q, want a new login", r.status, r.location())
+	}
+	return note
+}
+
+// endSession checks the redirect to end_session and follows it.
+func endSession(t T, c *cell, b *browser, location string) string {
+	t.Helper()
+	end, err := url.Parse(location)
+	if err != nil || !strings.HasPrefix(location, c.disc.EndSessionEndpoint) {
+		t.Fatalf("logout: Location %q, want %s", location, c.disc.EndSessionEndpoint)
+	}
+	q := end.Query()
+	if q.Get("id_token_hint") == "" || q.Get("client_id") != c.p.ClientID() || q.Get("post_logout_redirect_uri") != c.site.URL+byePath {
+		t.Fatalf("end_session parameters: id_token_hint %v client_id %q post_logout_redirect_uri %q", q.Get("id_token_hint") != "", q.Get("client_id"), q.Get("post_logout_redirect_uri"))
+	}
+	back := b.get(location)
+	if c.caps.NoPostLogoutRedirect {
+		if back.status < 400 || back.status >= 500 {
+			t.Fatalf("end_session with an unregistered post_logout_redirect_uri: status %d, want the provider's 4xx", back.status)
+		}
+		return fmt.Sprintf("its clients cannot register a post_logout_redirect_uri: end_session answers %d to the plugin's; the plugin's session is gone anyway", back.status)
+	}
+	back = followProvider(t, c, b, end, back)
+	if back.status < 300 || back.status >= 400 || !strings.HasPrefix(back.location(), c.site.URL+byePath) {
+		t.Fatalf("end_session: status %d Location %q, want a redirect to %s", back.status, back.location(), c.site.URL+byePath)
+	}
+	return ""
+}
+
+// followProvider follows redirects inside the provider and answers its logout confirmation page (a provider that
+// shows one implements providers.LogoutConfirmer), until the provider answers something else.
+func followProvider(t T, c *cell, b *browser, at *url.URL, r response) response {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		switch {
+		case r.status >= 300 && r.status < 400:
+			next, err := at.Parse(r.location())
+			if err != nil || next.Scheme+"://"+next.Host != c.p.Gate().URL() {
+				return r
+			}
+			at, r = next, b.get(next.String())
+		case r.status == http.StatusOK:
+			lc, ok := c.p.(providers.LogoutConfirmer)
+			if !ok {
+				t.Fatalf("end_session answered 200 (%q), and %s is no providers.LogoutConfirmer", snippet(r.body), c.name)
+			}
+			req, err := lc.ConfirmLogout(r.body)
+			if err != nil {
+				t.Fatalf("confirming logout at %s: %v", c.name, err)
+			}
+			at, r = req.URL, b.send(req)
+		default:
+			return r
+		}
+	}
+	t.Fatalf("end_session at %s: more than 10 steps", c.name)
+	return r
+}
+
+func snippet(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
