@@ -40,6 +40,20 @@ func scenarioBearer(t T, c *cell) string {
 	return ""
 }
 
+// scenarioIDTokenBearer: an ID token is not an access token (it is for the client, not for APIs): sent as a bearer
+// token, it gets 401 invalid_token, with the configuration that lets the provider's access tokens through.
+func scenarioIDTokenBearer(t T, c *cell) string {
+	tok := c.clientTokens(t)
+	c.use(t, c.bearerConfig())
+	upstream := c.upstream.Load()
+	r := c.browser(t).do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok.IDToken, "Accept": "application/json"})
+	wantInvalidToken(t, r, "the provider's ID token as a bearer token")
+	if c.upstream.Load() != upstream {
+		t.Fatal("an ID token used as a bearer token reached the upstream")
+	}
+	return ""
+}
+
 func wantInvalidToken(t T, r response, what string) {
 	t.Helper()
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {

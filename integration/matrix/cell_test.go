@@ -3,6 +3,7 @@ package matrix
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,13 +111,32 @@ func (c *cell) bearerConfig() map[string]any {
 	return cfg
 }
 
-// clientTokens are the provider's own tokens, from the client's own code flow (no plugin involved).
+// accessTokenRequester is a provider that gives JWT access tokens only when asked for them (oidc-provider: a
+// resource indicator): AccessTokenRequest is the extra authorization request parameters.
+type accessTokenRequester interface {
+	AccessTokenRequest() url.Values
+}
+
+// logouter is a provider whose end_session asks the user to confirm (oidc-provider): Logout plays the user from
+// the end_session URL and returns the redirect to the post-logout URI, unrequested.
+type logouter interface {
+	Logout(client *http.Client, endSessionURL string) (string, error)
+}
+
+// clientTokens are the provider's own tokens, from the client's own code flow (no plugin involved), asked for the
+// way that gives JWT access tokens where the provider needs to be asked.
 func (c *cell) clientTokens(t T) *providers.Tokens {
 	t.Helper()
-	var extra map[string][]string
-	if c.caps.AccessTokenResource != "" {
-		extra = map[string][]string{"resource": {c.caps.AccessTokenResource}}
+	var extra url.Values
+	if r, ok := c.p.(accessTokenRequester); ok {
+		extra = r.AccessTokenRequest()
 	}
+	return c.codeFlow(t, extra)
+}
+
+// codeFlow runs the client's own code flow with extra authorization request parameters (nil: as the plugin asks).
+func (c *cell) codeFlow(t T, extra url.Values) *providers.Tokens {
+	t.Helper()
 	tok, err := providers.ClientTokens(c.p, c.site.URL+callbackPath, extra)
 	if err != nil {
 		t.Fatalf("the client's own code flow at %s: %v", c.name, err)

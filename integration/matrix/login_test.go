@@ -62,7 +62,7 @@ func checkAuthorize(t T, c *cell, authz *url.URL) {
 		t.Errorf("authorize code_challenge = %q, want base64url of a SHA-256 digest", q.Get("code_challenge"))
 	}
 	if q.Get("state") == q.Get("nonce") {
-		t.Error("authorize state and nonce are the same value")
+		t.Errorf("authorize state and nonce are the same value %q", q.Get("state"))
 	}
 }
 
@@ -85,7 +85,7 @@ func scenarioReuse(t T, c *cell) string {
 // (which its ID token is checked for, so that the note states a fact).
 func scenarioUserinfo(t T, c *cell) string {
 	u := c.p.User()
-	inIDToken := idTokenHas(t, c.clientTokens(t).IDToken, "email")
+	inIDToken := idTokenHas(t, c.codeFlow(t, nil).IDToken, "email") // asked for as the plugin asks
 	if inIDToken == c.caps.ClaimsInUserinfoOnly {
 		t.Fatalf("%s: email in the ID token = %v, but Capabilities.ClaimsInUserinfoOnly = %v", c.name, inIDToken, c.caps.ClaimsInUserinfoOnly)
 	}

@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/traefik-descope/descopeoidc/integration/harness"
@@ -22,7 +23,25 @@ var scenarios = []scenario{
 	{"refresh", "refresh near expiry, one grant for concurrent requests", scenarioRefresh},
 	{"logout", "logout through end_session (or local)", scenarioLogout},
 	{"bearer", "bearer: the provider's own access token", scenarioBearer},
+	{"idtoken", "bearer: the provider's ID token is refused", scenarioIDTokenBearer},
 	{"userinfo", "email and name headers (from userinfo where only it has them)", scenarioUserinfo},
+}
+
+// Fixes being made in parallel (issue 9 items 1-5), named after what each cell waits for.
+const (
+	waitIssuer   = "the plugin trims the issuer's trailing slash, so the ID token's iss never matches (issue 9 item 1)"
+	waitUserinfo = "the plugin never calls userinfo (issue 9 item 2)"
+	waitKinds    = "the plugin accepts an ID token as a bearer token (issue 9 item 1)"
+)
+
+// pending are the cells ("provider/scenario", both targets) that fail for want of one of those fixes. They run like
+// every other cell, but as probes: their failure is written to the report with the reason, and does not fail the
+// test. Once a fix has landed, its entries must go, so that the cells guard it (a passing probe says so in the log).
+var pending = map[string]string{
+	"exampleop/outage": waitIssuer, "exampleop/login": waitIssuer, "exampleop/reuse": waitIssuer,
+	"exampleop/refresh": waitIssuer, "exampleop/logout": waitIssuer, "exampleop/userinfo": waitIssuer + "; " + waitUserinfo,
+	"oidcprovider/userinfo": waitUserinfo,
+	"devidp/idtoken":        waitKinds, "dex/idtoken": waitKinds, "exampleop/idtoken": waitKinds,
 }
 
 // TestMatrix runs every scenario for every provider under Yaegi and compiled, a cell per provider and target, cells
@@ -48,13 +67,31 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
+// runScenario runs one cell as a subtest; a pending cell runs as a probe, its outcome reported but not failed.
 func runScenario(t *testing.T, c *cell, sc scenario, rep *report) {
-	ran, note, first := false, "", ""
-	ok := t.Run(sc.name, func(t *testing.T) {
+	ran, ok, note, f := false, false, "", &first{}
+	reason, isPending := pending[c.name+"/"+sc.name]
+	passed := t.Run(sc.name, func(t *testing.T) {
 		ran = true
-		note = sc.run(T{T: t, first: &first}, c)
+		if !isPending {
+			note = sc.run(realT{T: t, first: f}, c)
+			return
+		}
+		if ok, note = probe(t, c, sc, f); ok {
+			t.Logf("pending cell %s/%s passes now: remove it from pending (%s)", c.name, sc.name, reason)
+		}
 	})
-	if ran {
-		rep.record(c.name, c.tg.Name(), sc.name, ok, note, first)
+	if !ran {
+		return
 	}
+	o := outcome{ok: ok, note: note, fail: f.msg}
+	switch {
+	case !isPending:
+		o.ok = passed
+	case !ok:
+		o.pending, o.fail = true, reason+"; here: "+f.msg
+	default:
+		o.note = strings.TrimPrefix(note+"; ", "; ") + "on the pending list (" + reason + ") but passed in this run"
+	}
+	rep.record(c.name, c.tg.Name(), sc.name, o)
 }

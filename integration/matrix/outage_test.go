@@ -1,6 +1,7 @@
 package matrix
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,24 +19,16 @@ func scenarioOutage(t T, c *cell) string {
 	}
 	c.use(t, c.bearerConfig())
 	gate := c.p.Gate()
-	gate.Down()
-	defer gate.Up()
 	b := c.browser(t)
+	gate.Down()
+	defer func() { gate.Up(); _ = awaitHeal(b) }() // also when failing: the next scenario needs a healed plugin
 	wantUnavailable(t, b.navigate("/during-outage"), "new login while the provider is down")
 	if token != "" {
 		wantUnavailable(t, b.do(http.MethodGet, "/api", map[string]string{"Authorization": "Bearer " + token}), "bearer request while the provider is down")
 	}
 	gate.Up()
-	healed := time.Now()
-	for {
-		r := b.navigate("/healed")
-		if r.status == http.StatusFound && strings.HasPrefix(r.location(), c.disc.AuthorizationEndpoint+"?") {
-			break
-		}
-		if r.status != http.StatusServiceUnavailable || time.Since(healed) > 12*time.Second {
-			t.Fatalf("%s after the provider came back: status %d Location %q, want a login redirect within its backoff", time.Since(healed).Round(time.Millisecond), r.status, r.location())
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := awaitHeal(b); err != nil {
+		t.Fatal(err)
 	}
 	b.wantUser(b.mustLogin("/healed"), "login after the outage")
 	inFlight := c.browser(t)
@@ -44,6 +37,23 @@ func scenarioOutage(t T, c *cell) string {
 	b.wantUser(b.echo("/still-signed-in", nil), "signed-in browser during an outage")
 	wantUnavailable(t, inFlight.get(callback), "callback while the token endpoint is down")
 	return ""
+}
+
+// awaitHeal waits until a new login is redirected to the provider again (the plugin retries within its backoff,
+// at most 10 s).
+func awaitHeal(b *browser) error {
+	start := time.Now()
+	for {
+		r := b.navigate("/healed")
+		if r.status == http.StatusFound && strings.HasPrefix(r.location(), b.e.disc.AuthorizationEndpoint+"?") {
+			return nil
+		}
+		if r.status != http.StatusServiceUnavailable || time.Since(start) > 12*time.Second {
+			return fmt.Errorf("%s after the provider came back: status %d Location %q, want a login redirect within the plugin's backoff",
+				time.Since(start).Round(time.Millisecond), r.status, r.location())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func wantUnavailable(t T, r response, what string) {

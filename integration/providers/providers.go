@@ -46,9 +46,6 @@ type Capabilities struct {
 	// NoPostLogoutRedirect: end_session cannot be told the registered post_logout_redirect_uri (its clients have
 	// none), so it refuses the one the plugin sends.
 	NoPostLogoutRedirect bool
-	// AccessTokenResource is the resource indicator (RFC 8707) its JWT access tokens are requested for ("" when
-	// none is needed); bearer scenarios pass it to ClientTokens.
-	AccessTokenResource string
 }
 
 // Provider is a running provider.
@@ -74,10 +71,4 @@ type Provider interface {
 	// Gate is the front door every request to the provider goes through; Gate().Down() plays an outage.
 	Gate() *Gate
 	Close() error
-}
-
-// LogoutConfirmer is implemented by a provider whose end_session_endpoint shows a confirmation page (as
-// oidc-provider does): ConfirmLogout returns the request a user's click on "yes, sign me out" sends, given the page.
-type LogoutConfirmer interface {
-	ConfirmLogout(page string) (*http.Request, error)
 }
