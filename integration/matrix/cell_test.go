@@ -117,12 +117,6 @@ type accessTokenRequester interface {
 	AccessTokenRequest() url.Values
 }
 
-// logouter is a provider whose end_session asks the user to confirm (oidc-provider): Logout plays the user from
-// the end_session URL and returns the redirect to the post-logout URI, unrequested.
-type logouter interface {
-	Logout(client *http.Client, endSessionURL string) (string, error)
-}
-
 // clientTokens are the provider's own tokens, from the client's own code flow (no plugin involved), asked for the
 // way that gives JWT access tokens where the provider needs to be asked.
 func (c *cell) clientTokens(t T) *providers.Tokens {

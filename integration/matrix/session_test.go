@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/providers"
 )
 
 // refreshLead is how long after login a session becomes due for refresh in the refresh scenario.
@@ -115,13 +117,6 @@ func endSession(t T, c *cell, b *browser, location string) string {
 	if q.Get("id_token_hint") == "" || q.Get("client_id") != c.p.ClientID() || q.Get("post_logout_redirect_uri") != c.site.URL+byePath {
 		t.Fatalf("end_session parameters: id_token_hint %v client_id %q post_logout_redirect_uri %q", q.Get("id_token_hint") != "", q.Get("client_id"), q.Get("post_logout_redirect_uri"))
 	}
-	if lo, ok := c.p.(logouter); ok {
-		back, err := lo.Logout(b.c, location)
-		if err != nil || !strings.HasPrefix(back, c.site.URL+byePath) {
-			t.Fatalf("end_session at %s: %q (%v), want a redirect to %s", c.name, back, err, c.site.URL+byePath)
-		}
-		return ""
-	}
 	back := b.get(location)
 	if c.caps.NoPostLogoutRedirect {
 		if back.status < 400 || back.status >= 500 {
@@ -129,10 +124,41 @@ func endSession(t T, c *cell, b *browser, location string) string {
 		}
 		return fmt.Sprintf("its clients cannot register a post_logout_redirect_uri: end_session answers %d to the plugin's; the plugin's session is gone anyway", back.status)
 	}
+	back = followProvider(t, c, b, end, back)
 	if back.status < 300 || back.status >= 400 || !strings.HasPrefix(back.location(), c.site.URL+byePath) {
 		t.Fatalf("end_session: status %d Location %q, want a redirect to %s", back.status, back.location(), c.site.URL+byePath)
 	}
 	return ""
+}
+
+// followProvider follows redirects inside the provider and answers its logout confirmation page (a provider that
+// shows one is a providers.LogoutConfirmer), until the provider answers something else.
+func followProvider(t T, c *cell, b *browser, at *url.URL, r response) response {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		switch {
+		case r.status >= 300 && r.status < 400:
+			next, err := at.Parse(r.location())
+			if err != nil || next.Scheme+"://"+next.Host != c.p.Gate().URL() {
+				return r
+			}
+			at, r = next, b.get(next.String())
+		case r.status == http.StatusOK:
+			lc, ok := c.p.(providers.LogoutConfirmer)
+			if !ok {
+				t.Fatalf("end_session answered 200 (%q), and %s is no providers.LogoutConfirmer", snippet(r.body), c.name)
+			}
+			req, err := lc.ConfirmLogout(r.body)
+			if err != nil {
+				t.Fatalf("confirming logout at %s: %v", c.name, err)
+			}
+			at, r = req.URL, b.send(req)
+		default:
+			return r
+		}
+	}
+	t.Fatalf("end_session at %s: more than 10 steps", c.name)
+	return r
 }
 
 func snippet(s string) string {

@@ -72,3 +72,9 @@ type Provider interface {
 	Gate() *Gate
 	Close() error
 }
+
+// LogoutConfirmer is implemented by a provider whose end_session_endpoint shows a confirmation page (as
+// oidc-provider does): ConfirmLogout returns the request a user's click on "yes, sign me out" sends, given the page.
+type LogoutConfirmer interface {
+	ConfirmLogout(page string) (*http.Request, error)
+}
