@@ -31,7 +31,8 @@ const (
 // one static client and one static password user, behind a Gate; its issuer is the gate's URL + /dex.
 //
 // Its quirks: no end_session_endpoint; access tokens are JWTs built like ID tokens (aud = client ID, no azp, the
-// authorization request's nonce, no typ), so a bearer check that tells them apart from ID tokens refuses them;
+// authorization request's nonce, an at_hash of a random value, no typ): the same claim names as an ID token from
+// a refresh (one from the code exchange adds c_hash), so no rule on the token alone tells them apart;
 // ID tokens carry email/name themselves (no azp with a single audience); refresh tokens rotate and, with dex's
 // default (no reuse interval), the previous one is dead at once: 400 invalid_request, not invalid_grant.
 type Dex struct {

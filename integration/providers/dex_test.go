@@ -3,6 +3,8 @@ package providers
 import (
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -50,6 +52,10 @@ func TestDex(t *testing.T) {
 	}
 	if _, typ := h["typ"]; typ || h["alg"] != "RS256" {
 		t.Errorf("access token header: expected RS256 without typ, got %v", h)
+	}
+	// ... with the ID token's claim names, but for c_hash (the code's hash, in the code exchange's ID token only).
+	if got, want := claimNames(at), claimNames(id); got+" c_hash" != want {
+		t.Errorf("access token claims: expected the ID token's %s without c_hash, got %s", want, got)
 	}
 	if ui := userinfo(t, d, tok.AccessToken); ui["sub"] != p.User().Subject || ui["email"] != p.User().Email {
 		t.Errorf("userinfo: expected sub %q and email %q, got %v", p.User().Subject, p.User().Email, ui)
@@ -107,4 +113,19 @@ func TestDexPortTaken(t *testing.T) {
 		t.Errorf("expected a second port after the taken one, got %d picks", picks)
 	}
 	checkDiscovery(t, p)
+}
+
+// claimNames are a token's claim names, sorted, space-separated, with c_hash last (for comparisons).
+func claimNames(claims map[string]any) string {
+	var names []string
+	for k := range claims {
+		if k != "c_hash" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	if _, ok := claims["c_hash"]; ok {
+		names = append(names, "c_hash")
+	}
+	return strings.Join(names, " ")
 }
