@@ -471,6 +471,15 @@ func cookiesFit(s *settings) error {
 	if n := len(c.String()); n > maxCookieBytes {
 		return fmt.Errorf("cookieName, cookiePath and cookieDomain: together too long; a session cookie would take %d bytes, browsers keep at most %d", n, maxCookieBytes)
 	}
+	// A login cookie holds about 250 bytes of value with the target "/"; leave room for 1024, so that return targets
+	// of several hundred bytes fit too (longer ones are shortened).
+	st := &http.Cookie{
+		Name: s.statePrefix + strings.Repeat("A", 16), Value: strings.Repeat("A", 1024), Path: s.callbackPath,
+		MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	}
+	if n := len(st.String()); n > maxCookieBytes {
+		return fmt.Errorf("cookieName and callbackPath: together too long; a login cookie would take %d bytes, browsers keep at most %d", n, maxCookieBytes)
+	}
 	return nil
 }
 

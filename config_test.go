@@ -92,6 +92,7 @@ func TestConfigValidationErrorsNameTheKey(t *testing.T) {
 		{"__Host- with cookieDomain", func(c *Config) { c.CookieName, c.CookieDomain = "__Host-sid", "example.com" }, "cookieDomain \"example.com\""},
 		{"__Secure- without cookieSecure", func(c *Config) { c.CookieName, c.CookieSecure = "__Secure-sid", false }, "cookieName: \"__Secure-sid\" (__Secure-) requires cookieSecure"},
 		{"cookies too long for a browser", func(c *Config) { c.CookiePath = "/" + strings.Repeat("p", 600) }, "cookieName, cookiePath and cookieDomain: together too long"},
+		{"login cookie too long for a browser", func(c *Config) { c.CallbackPath = "/" + strings.Repeat("c", 3000) }, "cookieName and callbackPath: together too long"},
 		{"keepAuthorizationHeader with forwardAccessToken", func(c *Config) { c.KeepAuthorizationHeader, c.ForwardAccessToken = true, true }, "keepAuthorizationHeader: cannot be combined with forwardAccessToken"},
 		{"relative callbackPath", func(c *Config) { c.CallbackPath = "oauth2/callback" }, "callbackPath:"},
 		{"protocol-relative logoutPath", func(c *Config) { c.LogoutPath = "//evil/logout" }, "logoutPath:"},

@@ -401,6 +401,7 @@ func (m *Middleware) unavailable(w http.ResponseWriter) {
 func writeJSONError(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "{\"error\":%q}\n", code)
 }
