@@ -1,6 +1,7 @@
 package descopeoidc
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -170,8 +171,12 @@ func TestAuthzClaimNamesKeptInSession(t *testing.T) {
 	m := sessionMW(t, func(c *Config) {
 		c.RequiredRoles = []string{"r"}
 		c.ForwardHeaders = map[string]string{"X-Email": "email"}
+		c.ClaimsFrom = []string{"idToken"} // no provider to ask here
 	})
-	kept := m.keepClaims(map[string]any{"sub": "u", "email": "e", "roles": []any{"r"}, "name": "N", "picture": "p"})
+	kept, err := m.collectClaims(context.Background(), map[string]any{"sub": "u", "email": "e", "roles": []any{"r"}, "name": "N", "picture": "p"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var keys []string
 	for k := range kept {
 		keys = append(keys, k)

@@ -282,17 +282,6 @@ func (m *Middleware) idTokenOpts(nonce string) verifyOpts {
 	return verifyOpts{issuers: []string{m.s.issuer}, audiences: []string{m.s.clientID}, nonce: nonce, kind: "id token"}
 }
 
-// keepClaims keeps only the claims that headers and rules use, to keep the cookie small.
-func (m *Middleware) keepClaims(claims map[string]any) map[string]any {
-	out := make(map[string]any, len(m.s.keepClaims))
-	for k := range m.s.keepClaims {
-		if v, ok := claims[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
