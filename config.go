@@ -66,6 +66,9 @@ type Config struct {
 	InsecureSkipVerify      bool              `json:"insecureSkipVerify,omitempty"`
 	AllowInsecureIssuer     bool              `json:"allowInsecureIssuer,omitempty"`
 	LogLevel                string            `json:"logLevel,omitempty"`
+	// Issue 11 features, each derived in its own file.
+	LoginPath      string `json:"loginPath,omitempty"`      // loginentry.go
+	AllowPreflight bool   `json:"allowPreflight,omitempty"` // loginentry.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles") to equal one of Equals, or, when the claim is a
@@ -136,6 +139,7 @@ type settings struct {
 	excluded                       *pathMatcher
 	client                         *http.Client
 	logLevel                       int
+	entry                          loginEntry // loginPath, allowPreflight: loginentry.go
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -155,7 +159,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc,
+		deriveTransport, deriveMisc, deriveLoginEntry,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -203,6 +207,7 @@ func expandConfigEnv(c *Config) error {
 		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
 		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
+		{"loginPath", &c.LoginPath},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)

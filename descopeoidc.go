@@ -75,11 +75,19 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.handleLogout(w, r)
 		return
 	}
+	if path == s.entry.path {
+		m.handleLoginEntry(w, r) // loginentry.go
+		return
+	}
 	h := r.Header
 	for _, name := range s.stripHeaders {
 		// canonical names, plus their '_' spellings (X-Forwarded_User): CGI/WSGI/Rack-style upstreams read '_' as
 		// '-'. Precomputed in New: no loop over the request's headers here.
 		delete(h, name)
+	}
+	if s.entry.preflight && isPreflight(r) {
+		m.servePreflight(w, r) // allowPreflight: loginentry.go
+		return
 	}
 	if s.excluded.any && s.excluded.match(path) {
 		if !s.keepAuthorization {

@@ -359,7 +359,7 @@ func wantsAPIResponse(r *http.Request) bool {
 func (m *Middleware) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	if m.s.unauthMode == mode401 || (m.s.unauthMode == modeAuto && wantsAPIResponse(r)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+m.name+`"`)
-		writeJSONError(w, http.StatusUnauthorized, "unauthorized")
+		m.writeUnauthorized(w, r) // with login_url: loginentry.go
 		return
 	}
 	m.startLogin(w, r)

@@ -13,6 +13,15 @@ import (
 // startLogin redirects the browser to the provider (authorization code flow with PKCE, state and nonce), after
 // binding the attempt to this browser with a short-lived encrypted cookie.
 func (m *Middleware) startLogin(w http.ResponseWriter, r *http.Request) {
+	target, ok := safeRedirectPath(r.URL.RequestURI())
+	if !ok {
+		target = "/"
+	}
+	m.startLoginTo(w, r, target)
+}
+
+// startLoginTo starts a login that returns to target (a path on this site, checked by safeRedirectPath).
+func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target string) {
 	md, err := m.p.metadata(r.Context())
 	if err != nil {
 		m.logf(levelWarn, "cannot start login: %v", err)
@@ -25,10 +34,6 @@ func (m *Middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
-	}
-	target, ok := safeRedirectPath(r.URL.RequestURI())
-	if !ok {
-		target = "/"
 	}
 	now := m.now()
 	sd := &stateData{State: state, Nonce: nonce, Verifier: verifier, Target: target, Expiry: now.Add(stateTTL).Unix()}
