@@ -17,7 +17,7 @@ FUZZTIME ?= 15s
 # Go test flags for the integration module (the race detector is on everywhere).
 ITEST_FLAGS ?= -race -count=1 -timeout 40m
 
-.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules clean matrix
+.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules kube clean matrix
 
 help:
 	@echo "make demo   - run the demo (Traefik + plugin + echo + local OIDC provider; Descope with DESCOPE_PROJECT_ID/DESCOPE_ACCESS_KEY)"
@@ -60,6 +60,18 @@ demo:
 		if [ $$rc -eq 10 ]; then $(MAKE) --no-print-directory $(TRAEFIK); elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@cd integration && TRAEFIK='$(DEMO_TRAEFIK)' exec ../bin/demo
 
+# kube-apiserver and kubectl (k8s.io/kubernetes v1.34.4) for the examples/kubernetes test, from their own wrapper
+# module (.ci/tools/kube) so k8s.io/kubernetes stays out of integration/go.mod. Cold: ~3 min and ~2.4 GB of build cache.
+KUBE_VERSION := v1.34.4
+KUBE_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=34)
+kube: bin/kube-apiserver bin/kubectl
+bin/kube-apiserver bin/kubectl &: .ci/tools/kube/go.mod .ci/tools/kube/go.sum
+	@echo ">> building kube-apiserver and kubectl $(KUBE_VERSION) into bin/ (cold: ~3 minutes)"
+	@mkdir -p bin
+	cd .ci/tools/kube && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='$(KUBE_LDFLAGS)' -o ../../../bin/ \
+		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+
 deps:
 	@bash .ci/deps.sh
 
@@ -79,8 +91,9 @@ fuzz:
 		echo "   $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
 
-integration: $(TRAEFIK) providers
-	@echo ">> integration tests (Traefik's Yaegi loader and compiled, the provider matrix, real traefik binary, chromium)"
+integration: $(TRAEFIK) providers kube
+	@echo ">> integration tests (Traefik's Yaegi loader and compiled, the provider matrix, real traefik binary, chromium,"
+	@echo "   examples/compose under podman-compose, examples/kubernetes on kube-apiserver + etcd)"
 	cd integration && $(GO) test $(ITEST_FLAGS) ./...
 
 # The provider matrix alone, rewriting its table in README.md from the run.

