@@ -1,0 +1,172 @@
+// Package browser drives Debian's headless Chromium (installed by .ci/deps.sh) through chromedp for the end-to-end
+// tests of the examples: one tab, polling for the page a redirect chain ends on, screenshots of each step.
+package browser
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// ChromiumPath is Debian's chromium package.
+const ChromiumPath = "/usr/bin/chromium"
+
+// Options tune the browser.
+type Options struct {
+	// HostRules is Chromium's --host-resolver-rules (e.g. "MAP devidp 127.0.0.1"): names the test's containers use
+	// among themselves, pointed at the loopback ports they are published on.
+	HostRules string
+	// IgnoreCertErrors accepts any server certificate (Traefik's default self-signed one).
+	IgnoreCertErrors bool
+	// Shots is the directory of the step screenshots (NN-name.png); none when empty. Old PNGs in it are removed.
+	Shots string
+	// Timeout bounds the whole session; default 2 minutes.
+	Timeout time.Duration
+}
+
+// Tab is one browser tab with the test's helpers. Every failure ends the test.
+type Tab struct {
+	t     testing.TB
+	ctx   context.Context
+	shots string
+	n     int
+}
+
+// Page is what the tab shows.
+type Page struct {
+	URL   string `json:"url"`
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+// Start launches headless Chromium (stopped at cleanup) and opens a tab. A missing chromium fails the test: the
+// project's own `make deps` installs it.
+func Start(t testing.TB, o Options) *Tab {
+	t.Helper()
+	if _, err := exec.LookPath(ChromiumPath); err != nil {
+		t.Fatalf("%s not found (%v): run `make deps` (apt-get install chromium)", ChromiumPath, err)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(ChromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 800),
+	}
+	if o.HostRules != "" {
+		opts = append(opts, chromedp.Flag("host-resolver-rules", o.HostRules))
+	}
+	if o.IgnoreCertErrors {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc) // stops the browser and waits for it
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(cancelCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, o.Timeout)
+	t.Cleanup(cancelTimeout)
+	if o.Shots != "" {
+		if err := os.MkdirAll(o.Shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		old, _ := filepath.Glob(filepath.Join(o.Shots, "*.png"))
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+	}
+	return &Tab{t: t, ctx: ctx, shots: o.Shots}
+}
+
+// Run runs chromedp actions as one named step.
+func (b *Tab) Run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %s: %v", step, err)
+	}
+}
+
+// Current is what the tab shows now.
+func (b *Tab) Current() (Page, error) {
+	return chromedp.Run(b.ctx, chromedp.Evaluate[Page](`({
+		url: location.href,
+		title: document.title,
+		text: document.body ? document.body.innerText : "",
+	})`))
+}
+
+// WaitFor polls the tab until cond holds (redirect chains end on their own time), for at most 30 seconds.
+func (b *Tab) WaitFor(what string, cond func(Page) bool) Page {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last Page
+	var err error
+	for time.Now().Before(deadline) {
+		if last, err = b.Current(); err == nil && cond(last) {
+			return last
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Screenshot("timeout")
+	b.t.Fatalf("browser: waiting for %s: at %q titled %q (err %v), text:\n%.2000s", what, last.URL, last.Title, err, last.Text)
+	return last
+}
+
+// Fetch runs fetch(path) in the page (same origin, the tab's cookies) with Accept: application/json and returns
+// the status and body: what a script of the page would get.
+func (b *Tab) Fetch(path string) (int, string) {
+	b.t.Helper()
+	type result struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	js := fmt.Sprintf(`fetch(%q, {headers: {Accept: "application/json"}, redirect: "manual"}).then(async r => ({status: r.status, body: await r.text()}))`, path)
+	r, err := chromedp.Run(b.ctx, chromedp.Evaluate[result](js, chromedp.EvalAsValue, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("browser: fetch %s: %v", path, err)
+	}
+	return r.Status, r.Body
+}
+
+// Screenshot saves the viewport as NN-name.png in the screenshot directory (if any).
+func (b *Tab) Screenshot(name string) {
+	b.t.Helper()
+	if b.shots == "" {
+		return
+	}
+	b.n++
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name))
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// Cookie is the tab's value of the named cookie for site ("" when none).
+func (b *Tab) Cookie(site, name string) string {
+	b.t.Helper()
+	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{site + "/"}})
+	if err != nil {
+		b.t.Fatalf("browser cookies: %v", err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
