@@ -9,8 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestTab drives the tab through a loopback page: a redirect, a cookie, a same-origin fetch with the JSON Accept
-// header, and a host mapped by HostRules.
+// TestTab drives the tab through a loopback page: a redirect, a cookie, a fetch asking for JSON from a page whose CSP forbids it, and a host mapped by HostRules.
 func TestTab(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
@@ -21,6 +20,7 @@ func TestTab(t *testing.T) {
 		_, _ = w.Write([]byte(`<!doctype html><title>landed</title><p>hello</p>`))
 	})
 	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'") // as the echo page: no script may connect
 		_, _ = w.Write([]byte("accept=" + r.Header.Get("Accept") + " cookie=" + r.Header.Get("Cookie")))
 	})
 	srv := httptest.NewServer(mux)
@@ -37,9 +37,8 @@ func TestTab(t *testing.T) {
 	if got := b.Cookie(site, "c"); got != "v1" {
 		t.Errorf("cookie c = %q, want v1", got)
 	}
-	status, body := b.Fetch("/api")
-	if status != http.StatusOK || body != "accept=application/json cookie=c=v1" {
-		t.Errorf("fetch /api = %d %q, want 200 with the JSON Accept header and the cookie", status, body)
+	if status, body := b.FetchJSON(site + "/api"); status != http.StatusOK || body != "accept=application/json cookie=c=v1" {
+		t.Errorf("FetchJSON /api = %d %q, want 200 with the JSON Accept header and the cookie", status, body)
 	}
 	b.Screenshot("landed")
 }

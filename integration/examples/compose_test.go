@@ -111,17 +111,18 @@ func browserLogin(t *testing.T, b *browser.Tab, site, idpURL string) {
 	}
 }
 
-// checkEchoIdentity asks the echo service for JSON from the signed-in page (fetch, same origin, the tab's cookie)
-// and checks the identity headers the example's middleware forwards, and that the session cookie is not passed on.
+// checkEchoIdentity asks the echo service for its JSON in the signed-in tab (the HTML page it shows browsers is
+// for people) and checks the identity headers the example's middleware forwards, and that the session cookie is not
+// passed on.
 func checkEchoIdentity(t *testing.T, b *browser.Tab, site string) {
 	t.Helper()
-	status, body := b.Fetch(site + "/")
+	status, body := b.FetchJSON(site + "/")
 	if status != http.StatusOK {
-		t.Fatalf("fetch %s/ from the signed-in page: status %d, want 200 from the echo service: %.500s", site, status, body)
+		t.Fatalf("%s/ asked for JSON in the signed-in tab: status %d, want 200 from the echo service: %.500s", site, status, body)
 	}
 	var er echo.Request
 	if err := json.Unmarshal([]byte(body), &er); err != nil {
-		t.Fatalf("fetch %s/: not the echo service's JSON (%v): %.500s", site, err, body)
+		t.Fatalf("%s/ asked for JSON in the signed-in tab: not the echo service's JSON (%v): %.500s", site, err, body)
 	}
 	want := map[string]string{"X-Forwarded-User": devidp.DemoSubject, "X-Forwarded-Email": devidp.DemoUsername}
 	for k, v := range want {
