@@ -111,6 +111,7 @@ type settings struct {
 	assertionAlg, assertionKID     string
 	sessionAEADs                   []cipher.AEAD // [0] seals, all open
 	stateAEADs                     []cipher.AEAD
+	sessionAAD, stateAAD           string // GCM additional data: purpose|issuer|clientID (see session.go)
 	callbackPath, logoutPath       string
 	postLogoutURL                  string
 	revokeOnLogout                 bool
@@ -358,6 +359,8 @@ func deriveSessionKeys(c *Config, s *settings) error {
 		s.sessionAEADs = append(s.sessionAEADs, sa)
 		s.stateAEADs = append(s.stateAEADs, st)
 	}
+	s.sessionAAD = cookieAAD("session", s.issuer, s.clientID) // deriveIdentity ran first
+	s.stateAAD = cookieAAD("state", s.issuer, s.clientID)
 	return nil
 }
 

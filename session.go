@@ -17,8 +17,9 @@ import (
 )
 
 // Cookies hold AES-256-GCM sealed JSON. The key for each purpose ("session", "state") is
-// HMAC-SHA256(secret, "descopeoidc/v1/"+purpose), and the purpose is the GCM additional data too,
-// so a state cookie can never be replayed as a session cookie.
+// HMAC-SHA256(secret, "descopeoidc/v1/"+purpose), and the GCM additional data is "<purpose>|<issuer>|<clientID>"
+// (cookieAAD): a state cookie can never be replayed as a session cookie, and a cookie sealed by a middleware for
+// another issuer or client opens nowhere else, even with the same sessionSecret.
 
 const (
 	maxCookieChunk = 3500 // bytes of value per cookie; browsers cap a cookie at ~4096 with its attributes
@@ -30,6 +31,12 @@ var (
 	errBadCookie = errors.New("cookie does not decrypt with any configured session secret")
 )
 
+// cookieAAD binds a sealed cookie to its purpose, issuer and client. The issuer is the normalized one (no trailing
+// slash), so both spellings of one configuration agree.
+func cookieAAD(purpose, issuer, clientID string) string {
+	return purpose + "|" + issuer + "|" + clientID
+}
+
 func newAEAD(secret, purpose string) (cipher.AEAD, error) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte("descopeoidc/v1/" + purpose))
@@ -40,17 +47,17 @@ func newAEAD(secret, purpose string) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-func seal(aead cipher.AEAD, purpose string, plaintext []byte) (string, error) {
+func seal(aead cipher.AEAD, aad string, plaintext []byte) (string, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	out := aead.Seal(nonce, nonce, plaintext, []byte(purpose))
+	out := aead.Seal(nonce, nonce, plaintext, []byte(aad))
 	return base64.RawURLEncoding.EncodeToString(out), nil
 }
 
 // open tries every key, the current one first, so that cookies sealed with a previous secret still work.
-func open(aeads []cipher.AEAD, purpose, value string) ([]byte, error) {
+func open(aeads []cipher.AEAD, aad, value string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
 		return nil, errBadCookie
@@ -60,7 +67,7 @@ func open(aeads []cipher.AEAD, purpose, value string) ([]byte, error) {
 		if len(raw) < ns+aead.Overhead() {
 			return nil, errBadCookie
 		}
-		if pt, err := aead.Open(nil, raw[:ns], raw[ns:], []byte(purpose)); err == nil {
+		if pt, err := aead.Open(nil, raw[:ns], raw[ns:], []byte(aad)); err == nil {
 			return pt, nil
 		}
 	}
@@ -93,11 +100,11 @@ func (m *Middleware) sealSession(d *sessionData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return seal(m.s.sessionAEADs[0], "session", b)
+	return seal(m.s.sessionAEADs[0], m.s.sessionAAD, b)
 }
 
 func (m *Middleware) openSession(value string) (*sessionData, error) {
-	pt, err := open(m.s.sessionAEADs, "session", value)
+	pt, err := open(m.s.sessionAEADs, m.s.sessionAAD, value)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +275,7 @@ func (m *Middleware) sealState(d *stateData) (*http.Cookie, error) {
 		return nil, err
 	}
 	b := bytes.TrimRight(buf.Bytes(), "\n")
-	v, err := seal(m.s.stateAEADs[0], "state", b)
+	v, err := seal(m.s.stateAEADs[0], m.s.stateAAD, b)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +292,7 @@ func (m *Middleware) readStateCookie(r *http.Request, state string, now time.Tim
 	if err != nil {
 		return nil, errors.New("no login cookie for this state (expired, other browser, or replayed callback)")
 	}
-	pt, err := open(m.s.stateAEADs, "state", c.Value)
+	pt, err := open(m.s.stateAEADs, m.s.stateAAD, c.Value)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,11 @@ func TestSessionRejectsTamperedCookies(t *testing.T) {
 	}
 	stateSealed, _ := seal(m.s.stateAEADs[0], "state", []byte(`{"c":{},"e":1,"t":1}`))
 	wrongPurpose, _ := seal(m.s.sessionAEADs[0], "state", []byte(`{"c":{},"e":1,"t":1}`))
-	incomplete, _ := seal(m.s.sessionAEADs[0], "session", []byte(`{"c":{"sub":"x"}}`))
+	incomplete, _ := seal(m.s.sessionAEADs[0], m.s.sessionAAD, []byte(`{"c":{"sub":"x"}}`))
+	valid := `{"c":{"sub":"x"},"e":1900000000,"t":1800000000,"d":"id"}`
+	beforeBinding, _ := seal(m.s.sessionAEADs[0], "session", []byte(valid)) // the AAD before issuer binding
+	otherIssuer, _ := seal(m.s.sessionAEADs[0], cookieAAD("session", "https://other.example", m.s.clientID), []byte(valid))
+	otherClient, _ := seal(m.s.sessionAEADs[0], cookieAAD("session", m.s.issuer, "other-client"), []byte(valid))
 	cases := map[string]string{
 		"nonce byte flipped":            flip(0),
 		"ciphertext byte flipped":       flip(len(raw) / 2),
@@ -92,6 +96,12 @@ func TestSessionRejectsTamperedCookies(t *testing.T) {
 		"session key, state purpose":    wrongPurpose,
 		"no creation or expiry time":    incomplete,
 		"JSON array instead of session": mustSeal(t, m, "[1,2]"),
+		"sealed before issuer binding":  beforeBinding,
+		"sealed for another issuer":     otherIssuer,
+		"sealed for another client":     otherClient,
+	}
+	if _, err := open(m.s.sessionAEADs, m.s.sessionAAD, otherIssuer); err == nil {
+		t.Fatal("test broken: a cookie for another issuer opens")
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +114,7 @@ func TestSessionRejectsTamperedCookies(t *testing.T) {
 
 func mustSeal(t *testing.T, m *Middleware, plaintext string) string {
 	t.Helper()
-	v, err := seal(m.s.sessionAEADs[0], "session", []byte(plaintext))
+	v, err := seal(m.s.sessionAEADs[0], m.s.sessionAAD, []byte(plaintext))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,6 +312,13 @@ func TestStateCookie(t *testing.T) {
 		t.Error("state cookie leaks the PKCE verifier")
 	}
 	r := requestWith(c)
+	other := sessionMW(t, func(c *Config) { c.CallbackPath = "/auth/cb"; c.Issuer = "https://other-idp.example/tenant" })
+	otherClient := sessionMW(t, func(c *Config) { c.CallbackPath = "/auth/cb"; c.ClientID = "other-client" })
+	for _, o := range []*Middleware{other, otherClient} {
+		if _, err := o.readStateCookie(r, state, now); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
+			t.Errorf("login cookie of %s|%s read by %s|%s: err %v, want it not to decrypt", m.s.issuer, m.s.clientID, o.s.issuer, o.s.clientID, err)
+		}
+	}
 
 	got, err := m.readStateCookie(r, state, now)
 	if err != nil || !reflect.DeepEqual(got, sd) {

@@ -323,9 +323,9 @@ func callbackWithCookie(t *testing.T, h http.Handler, cb *url.URL, cookie string
 	return serve(t, h, r)
 }
 
-func reseal(t *testing.T, value string, edit func(map[string]any)) string {
+func reseal(t *testing.T, idp *badidp.Server, value string, edit func(map[string]any)) string {
 	t.Helper()
-	pt, err := openState(value)
+	pt, err := openState(idp, value)
 	if err != nil {
 		t.Fatalf("the test cannot open the login cookie (format changed?): %v", err)
 	}
@@ -335,7 +335,7 @@ func reseal(t *testing.T, value string, edit func(map[string]any)) string {
 	}
 	edit(d)
 	b, _ := json.Marshal(d)
-	return sealState(b)
+	return sealState(idp, b)
 }
 
 func flip(s string, i int) string {
@@ -398,7 +398,7 @@ func TestStateAttacks(t *testing.T) {
 				b := newBrowser(t, h)
 				cb := pendingLogin(t, b, idp)
 				name, value := stateCookie(t, b, cb)
-				v := reseal(t, value, func(d map[string]any) { d["e"] = time.Now().Add(-time.Second).Unix() })
+				v := reseal(t, idp, value, func(d map[string]any) { d["e"] = time.Now().Add(-time.Second).Unix() })
 				return callbackWithCookie(t, h, cb, name+"="+v), cb
 			}},
 			{"no login cookie (login CSRF: attacker's callback link)", 400, func(t *testing.T) (response, *url.URL) {
@@ -435,7 +435,7 @@ func TestStateAttacks(t *testing.T) {
 			b := newBrowser(t, h)
 			cb := pendingLogin(t, b, idp)
 			name, value := stateCookie(t, b, cb)
-			resp := callbackWithCookie(t, h, cb, name+"="+reseal(t, value, func(map[string]any) {}))
+			resp := callbackWithCookie(t, h, cb, name+"="+reseal(t, idp, value, func(map[string]any) {}))
 			if resp.Status != http.StatusFound || !resp.sessionSet() {
 				t.Fatalf("re-sealed login cookie: %s", resp)
 			}

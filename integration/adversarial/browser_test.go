@@ -517,7 +517,12 @@ func stateAEAD() cipher.AEAD {
 	return gcm
 }
 
-func openState(value string) ([]byte, error) {
+// stateAAD is the GCM additional data of idp's login cookies: purpose, issuer and client.
+func stateAAD(idp *badidp.Server) []byte {
+	return []byte("state|" + idp.Issuer() + "|" + badidp.ClientID)
+}
+
+func openState(idp *badidp.Server, value string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil {
 		return nil, err
@@ -526,14 +531,14 @@ func openState(value string) ([]byte, error) {
 	if len(raw) < a.NonceSize() {
 		return nil, fmt.Errorf("short")
 	}
-	return a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], []byte("state"))
+	return a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], stateAAD(idp))
 }
 
-func sealState(plaintext []byte) string {
+func sealState(idp *badidp.Server, plaintext []byte) string {
 	a := stateAEAD()
 	nonce := make([]byte, a.NonceSize())
 	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plaintext, []byte("state")))
+	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plaintext, stateAAD(idp)))
 }
 
 func stateCookieName(state string) string {
