@@ -76,6 +76,8 @@ const (
 	HugeBody                       // 10 MB token response
 	SlowToken                      // token endpoint answers after SlowDelay
 	ForeignCode                    // authorize issues the code to another client and redirect_uri
+	TokenUnavailable               // token endpoint answers 503 temporarily_unavailable (an outage behind a live front)
+	RejectClient                   // token endpoint answers 401 invalid_client (client deleted or secret rotated away)
 	modeCount
 )
 
@@ -83,7 +85,7 @@ var modeNames = [...]string{
 	"Normal", "NormalES256", "AlgNone", "HS256WithPublicKey", "BadRS256Signature", "BadES256Signature", "UnknownKid",
 	"KeyRotation", "NoKidOneKey", "NoKidSeveralKeys", "WrongIssuer", "AudMissingClient", "MultiAudNoAZP", "AZPMissing",
 	"AZPWrong", "SubMissing", "ExpPast", "IatFuture", "NonceMissing", "NonceWrong", "NoIDToken", "ErrorBody200",
-	"HugeBody", "SlowToken", "ForeignCode",
+	"HugeBody", "SlowToken", "ForeignCode", "TokenUnavailable", "RejectClient",
 }
 
 func (m Mode) String() string {
@@ -145,17 +147,22 @@ type Server struct {
 	redirects   []string
 	lastToken   TokenRequest
 	lastIssued  Issued
+	refreshOn   bool              // issue refresh tokens and accept the refresh_token grant
+	refreshes   map[string]string // valid refresh token -> subject; each works once (rotation)
+	tokenHold   chan struct{}     // non-nil: token requests wait until it is closed
 
 	discoveryFetches  atomic.Int64
 	jwksFetches       atomic.Int64
 	tokenRequests     atomic.Int64
+	refreshGrants     atomic.Int64
+	heldTokens        atomic.Int64
 	authorizeRequests atomic.Int64
 	endSessions       atomic.Int64
 }
 
 // New starts a provider on a fresh loopback port with freshly generated keys (two RSA 2048, one P-256).
 func New() (*Server, error) {
-	s := &Server{codes: map[string]*grant{}, expiresIn: 3600, slowDelay: DefaultSlowDelay}
+	s := &Server{codes: map[string]*grant{}, refreshes: map[string]string{}, expiresIn: 3600, slowDelay: DefaultSlowDelay}
 	var err error
 	if s.rsaKey.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		return nil, err
@@ -286,6 +293,40 @@ func (s *Server) SetExpiresIn(sec int) {
 	s.expiresIn = sec
 	s.mu.Unlock()
 }
+
+// SetRefreshTokens makes the token endpoint issue a refresh token with every code and refresh, and accept the
+// refresh_token grant. Refresh tokens rotate: each works once, then it is invalid_grant.
+func (s *Server) SetRefreshTokens(on bool) {
+	s.mu.Lock()
+	s.refreshOn = on
+	s.mu.Unlock()
+}
+
+// HoldTokens makes every token request wait (whatever the mode) until release is called, the client gives up or the
+// provider stops: a token endpoint that hangs.
+func (s *Server) HoldTokens() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.tokenHold = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.tokenHold == ch {
+				s.tokenHold = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// HeldTokenRequests counts token requests that waited in HoldTokens.
+func (s *Server) HeldTokenRequests() int64 { return s.heldTokens.Load() }
+
+// RefreshGrants counts refresh_token grants received (whatever the outcome).
+func (s *Server) RefreshGrants() int64 { return s.refreshGrants.Load() }
 
 // SetSlowDelay sets how long SlowToken stalls.
 func (s *Server) SetSlowDelay(d time.Duration) {
@@ -517,7 +558,21 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		tr.AuthMethod = "none"
 	}
 	tr.ClientID = clientID
-	outcome, write := s.token(r, tr, clientID, secret)
+	if tr.GrantType == "refresh_token" {
+		s.refreshGrants.Add(1)
+	}
+	s.mu.Lock()
+	hold, quit := s.tokenHold, s.quit
+	s.mu.Unlock()
+	if hold != nil {
+		s.heldTokens.Add(1)
+		select {
+		case <-hold:
+		case <-quit:
+		case <-r.Context().Done():
+		}
+	}
+	outcome, write := s.token(r, tr, clientID, secret, r.PostForm.Get("refresh_token"))
 	tr.Outcome = outcome
 	s.mu.Lock()
 	s.lastToken = tr // before answering: a test may look as soon as the plugin has read what it wanted
@@ -526,9 +581,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // token decides the answer to a token request: the outcome ("ok" or an OAuth error code) and how to write it.
-func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret string) (string, func(http.ResponseWriter)) {
+func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret, refresh string) (string, func(http.ResponseWriter)) {
 	s.mu.Lock()
-	mode, slow, expiresIn := s.mode, s.slowDelay, s.expiresIn
+	mode, slow, expiresIn, refreshOn := s.mode, s.slowDelay, s.expiresIn, s.refreshOn
 	s.mu.Unlock()
 	fail := func(status int, code, desc string) (string, func(http.ResponseWriter)) {
 		return code, func(w http.ResponseWriter) { oauthError(w, status, code, desc) }
@@ -540,9 +595,16 @@ func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret string
 		return fail(http.StatusOK, "invalid_request", ErrorDetail)
 	case HugeBody:
 		return "huge", writeHuge
+	case TokenUnavailable:
+		return fail(http.StatusServiceUnavailable, "temporarily_unavailable", "token service down")
+	case RejectClient:
+		return fail(http.StatusUnauthorized, "invalid_client", "client unknown")
 	}
 	if clientID != ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(ClientSecret)) != 1 {
 		return fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	}
+	if tr.GrantType == "refresh_token" && refreshOn {
+		return s.refreshGrant(refresh, expiresIn)
 	}
 	if tr.GrantType != "authorization_code" {
 		return fail(http.StatusBadRequest, "unsupported_grant_type", "authorization_code only")
@@ -560,6 +622,9 @@ func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret string
 		"expires_in":   expiresIn,
 	}
 	iss := Issued{AccessToken: resp["access_token"].(string)}
+	if refreshOn {
+		resp["refresh_token"] = s.newRefreshToken(g.sub)
+	}
 	if mode != NoIDToken {
 		tok, err := s.mint(mode, g)
 		if err != nil {
@@ -571,6 +636,33 @@ func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret string
 	s.mu.Lock()
 	s.lastIssued = iss
 	s.mu.Unlock()
+	return "ok", func(w http.ResponseWriter) { writeJSON(w, http.StatusOK, resp) }
+}
+
+// newRefreshToken issues a refresh token for sub.
+func (s *Server) newRefreshToken(sub string) string {
+	rt := "rt-" + randHex(16)
+	s.mu.Lock()
+	s.refreshes[rt] = sub
+	s.mu.Unlock()
+	return rt
+}
+
+// refreshGrant redeems a refresh token once: new access and refresh tokens, no ID token.
+func (s *Server) refreshGrant(rt string, expiresIn int) (string, func(http.ResponseWriter)) {
+	s.mu.Lock()
+	sub, ok := s.refreshes[rt]
+	delete(s.refreshes, rt)
+	s.mu.Unlock()
+	if !ok {
+		return "invalid_grant", func(w http.ResponseWriter) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "refresh token unknown or used")
+		}
+	}
+	resp := map[string]any{
+		"access_token": "at-" + randHex(24), "token_type": "Bearer", "expires_in": expiresIn,
+		"refresh_token": s.newRefreshToken(sub),
+	}
 	return "ok", func(w http.ResponseWriter) { writeJSON(w, http.StatusOK, resp) }
 }
 
