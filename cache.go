@@ -18,17 +18,23 @@ const (
 
 // entry is an authenticated identity, immutable once cached (a change replaces the entry).
 type entry struct {
-	data      *sessionData // nil for bearer tokens
-	headers   []string     // upstream header name, value, name, value, …
-	denied    string       // why authorization fails; empty when allowed
-	refreshAt int64        // unix seconds: refresh from then on
+	data    *sessionData // nil for bearer tokens
+	headers []string     // upstream header name, value, name, value, …
+	denied  string       // why authorization fails; empty when allowed
+	// refreshAt (unix seconds): from then on the session leaves the fast path to be refreshed. Never later than the
+	// tokens' expiry while the session can be refreshed; without a refresh token endAt is at most the expiry. So a
+	// session whose tokens have expired is never served by the fast path.
+	refreshAt int64
 	endAt     int64        // unix seconds: no longer valid from then on
 	seenAt    int64        // unix seconds: when to re-issue the cookie for the idle timeout; never when off
-	next      *replacement // set once a refresh replaced this session
+	retryAt   int64        // unix seconds: after a failed refresh, no new attempt before then
+	next      *replacement // set once a refresh or an idle re-issue replaced this session
 }
 
-// replacement is the session that superseded an entry, and the cookie value to hand to the browser for it.
+// replacement is the session that superseded an entry, the cookie value to hand to the browser for it, and its
+// cache key.
 type replacement struct {
+	key    string
 	cookie string
 	e      *entry
 }
@@ -44,10 +50,11 @@ type entryCache struct {
 	m        map[string]*entry
 	max      int
 	inflight map[string]*refreshFlight
+	chains   map[string]chainMark // session chains superseded or ended in this process (chain.go)
 }
 
 func newEntryCache(max int) *entryCache {
-	return &entryCache{m: map[string]*entry{}, max: max, inflight: map[string]*refreshFlight{}}
+	return &entryCache{m: map[string]*entry{}, max: max, inflight: map[string]*refreshFlight{}, chains: map[string]chainMark{}}
 }
 
 // cacheKey hashes a cookie or token so that the cache neither stores credentials nor grows with their size.
@@ -95,21 +102,31 @@ func (c *entryCache) remove(key string) {
 	c.mu.Unlock()
 }
 
-// replaceIf swaps the entry for key only if it is still old, so that a concurrent update is not lost.
-func (c *entryCache) replaceIf(key string, old, e *entry) {
+// replaceIf swaps the entry for key only if it is still old (or gone), so that a concurrent update is not lost, and
+// never for a session whose chain was logged out. It reports whether it swapped.
+func (c *entryCache) replaceIf(key string, old, e *entry) bool {
 	c.mu.Lock()
-	if c.m[key] == old || c.m[key] == nil {
-		c.m[key] = e
+	defer c.mu.Unlock()
+	if cur := c.m[key]; cur != old && cur != nil {
+		return false
 	}
-	c.mu.Unlock()
+	if e.data != nil && c.chains[e.data.ID].ended {
+		return false
+	}
+	c.m[key] = e
+	return true
 }
 
-// joinRefresh returns the refresh in flight for key, or a new one that the caller (leader) must run and finish.
-func (c *entryCache) joinRefresh(key string) (*refreshFlight, bool) {
+// joinRefresh returns the refresh in flight for key, or a new one that the caller (leader) must run and finish, or
+// nil when max refreshes are in flight already (a provider that hangs must not pile up goroutines without bound).
+func (c *entryCache) joinRefresh(key string, max int) (*refreshFlight, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f := c.inflight[key]; f != nil {
 		return f, false
+	}
+	if len(c.inflight) >= max {
+		return nil, false
 	}
 	f := &refreshFlight{done: make(chan struct{})}
 	c.inflight[key] = f

@@ -250,7 +250,7 @@ func fzTokenSeeds(tb testing.TB) [][]any {
 func fzSessionCookieSeeds(tb testing.TB, m *Middleware) [][]any {
 	now := time.Now().Unix()
 	seal := func(claims map[string]any) string {
-		v, err := m.sealSession(&sessionData{Claims: claims, IDToken: "h.p.s", AccessToken: "at", Expiry: fzFarExp, Created: now, Seen: now})
+		v, err := m.sealSession(&sessionData{Claims: claims, IDToken: "h.p.s", AccessToken: "at", Expiry: fzFarExp, Created: now, Seen: now, ID: "chain"})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -432,7 +432,7 @@ func FuzzSessionChunks(f *testing.F) {
 		if !utf8.ValidString(value) {
 			return // JSON would replace invalid bytes; nothing to compare
 		}
-		sealed, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u", "v": value}, Expiry: 2, Created: 1})
+		sealed, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u", "v": value}, Expiry: 2, Created: 1, ID: "chain"})
 		if err != nil {
 			t.Fatal(err)
 		}

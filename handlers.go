@@ -1,12 +1,10 @@
 package descopeoidc
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -76,25 +74,18 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 	key := cacheKey(raw)
 	e := m.sessions.get(key)
 	if e == nil {
-		d, err := m.openSession(raw)
-		if err != nil {
-			m.logf(levelInfo, "session cookie rejected: %v", err)
-			m.clearSessionCookie(w, r)
-			m.unauthenticated(w, r)
+		if e = m.admitSession(w, r, key, raw, now); e == nil {
 			return
 		}
-		e = m.newSessionEntry(d, now)
-		m.sessions.put(key, e, now)
 	}
-	if e.next != nil {
-		if err := m.writeSessionCookie(w, r, e.next.cookie); err != nil {
-			m.logf(levelError, "re-issuing refreshed session: %v", err)
+	if e.next != nil || m.sessions.superseded(e.data, now) {
+		if e, key = m.successor(w, r, e, now); e == nil {
+			return
 		}
-		e = e.next.e
 	}
-	if now >= e.refreshAt && now < e.endAt { // a session past its max age or idle timeout is not refreshed
-		e = m.refresh(w, r, key, e, now)
-		if e == nil {
+	due := now >= e.refreshAt && now < e.endAt // a session past its max age or idle timeout is not refreshed
+	if due {
+		if e = m.refresh(w, r, key, e, now); e == nil {
 			return
 		}
 	}
@@ -109,10 +100,65 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 		m.forbidden(w, r, e.denied)
 		return
 	}
-	if now >= e.seenAt {
-		m.touch(w, r, e, now)
+	if !due && now >= e.seenAt { // a refresh records the activity itself
+		m.touch(w, r, key, e, now)
 	}
 	forward(m, w, r, e, false)
+}
+
+// admitSession decrypts a session cookie not in the cache and caches it, or answers the request (nil) when the
+// cookie is bad or its chain refuses it (logged out, or replaced by a refresh more than refreshGrace ago).
+func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, raw string, now int64) *entry {
+	d, err := m.openSession(raw)
+	if err != nil {
+		m.logf(levelInfo, "session cookie rejected: %v", err)
+		m.refuseSession(w, r)
+		return nil
+	}
+	e := m.sessions.admit(key, m.newSessionEntry(d, now), now)
+	if e == nil {
+		m.logf(levelInfo, "session cookie refused: logged out, or replaced by a refresh more than %ds ago", refreshGrace)
+		m.refuseSession(w, r)
+		return nil
+	}
+	return e
+}
+
+func (m *Middleware) refuseSession(w http.ResponseWriter, r *http.Request) {
+	m.clearSessionCookie(w, r)
+	m.unauthenticated(w, r)
+}
+
+// successor continues a superseded session as its newest successor, and hands that cookie to the browser. It
+// answers the request itself (nil) when the chain refuses the cookie.
+func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry, now int64) (*entry, string) {
+	if m.sessions.superseded(e.data, now) || now >= e.endAt { // an old cookie lives no longer than its own limits
+		m.logf(levelInfo, "session cookie refused: logged out, ended, or replaced by a refresh more than %ds ago", refreshGrace)
+		m.refuseSession(w, r)
+		return nil, ""
+	}
+	var rep *replacement
+	for i := 0; e.next != nil && i < maxChainHops; i++ {
+		rep = e.next
+		if e = m.sessions.get(rep.key); e == nil { // evicted: the replacement as it was made
+			e = rep.e
+			m.sessions.replaceIf(rep.key, nil, e)
+		}
+	}
+	if rep == nil || !m.sessions.handOut(e.data, m.chainUntil(e.data), now) {
+		m.logf(levelInfo, "session cookie refused: logged out")
+		m.refuseSession(w, r)
+		return nil, ""
+	}
+	if err := m.writeSessionCookie(w, r, rep.cookie); err != nil {
+		m.logf(levelError, "re-issuing the replaced session: %v", err)
+	}
+	return e, rep.key
+}
+
+// chainUntil is when every cookie of d's chain is past sessionMaxAge.
+func (m *Middleware) chainUntil(d *sessionData) int64 {
+	return d.Created + int64(m.s.maxAge/time.Second)
 }
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
@@ -121,7 +167,7 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 	if err := m.s.authz.check(d.Claims); err != nil {
 		e.denied = err.Error()
 	}
-	e.endAt = d.Created + int64(m.s.maxAge/time.Second)
+	e.endAt = m.chainUntil(d)
 	if m.s.idleTimeout > 0 {
 		idle := int64(m.s.idleTimeout / time.Second)
 		if end := d.Seen + idle; end < e.endAt {
@@ -130,7 +176,7 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 		e.seenAt = d.Seen + idle/4
 	}
 	if d.RefreshToken != "" {
-		e.refreshAt = d.Expiry - int64(m.s.refreshMargin/time.Second)
+		e.refreshAt = refreshPoint(d.Issued, d.Expiry, int64(m.s.refreshMargin/time.Second))
 	} else if d.Expiry < e.endAt {
 		e.endAt = d.Expiry // nothing to refresh with: the session ends with its tokens
 	}
@@ -156,126 +202,30 @@ func (m *Middleware) renderHeaders(claims map[string]any) []string {
 	return out
 }
 
-// touch re-issues the cookie with a new activity time, for the idle timeout.
-func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, e *entry, now int64) {
+// touch re-issues the cookie with a new activity time, for the idle timeout: once per interval (a quarter of the
+// timeout) per session. The old cookie's entry points to the new one, so requests that still carry the old cookie
+// are served as the new session and given its cookie, instead of re-issuing again and filling the cache.
+func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) {
+	if m.sessions.get(key) != e {
+		return // another request re-issued it already (or it is not cached: an old generation in its grace)
+	}
 	d := *e.data
 	d.Seen = now
 	cookie, err := m.sealSession(&d)
-	if err == nil {
-		err = m.writeSessionCookie(w, r, cookie)
-	}
 	if err != nil {
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 		return
 	}
-	m.sessions.put(cacheKey(cookie), m.newSessionEntry(&d, now), now)
-}
-
-// refresh renews the session's tokens inside the request, once per session however many requests wait for it.
-// It returns the entry to continue with, or nil when it has already answered the request.
-func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) *entry {
-	f, leader := m.sessions.joinRefresh(key)
-	if leader {
-		if cur := m.sessions.get(key); cur != nil && cur.next != nil {
-			// Another request finished refreshing this session after e was read: reuse its result rather than
-			// spend the refresh token again (the provider may have rotated it away).
-			f.rep = cur.next
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), httpTimeout) // shared by all waiters
-			f.rep, f.err = m.doRefresh(ctx, e)
-			cancel()
-			m.settleRefresh(key, e, f, now)
-		}
-		m.sessions.finishRefresh(key, f)
-	}
-	<-f.done // not a select with r.Context().Done(): see provider.get (Yaegi); the refresh is bounded by httpTimeout
-	if f.err == nil {
-		if err := m.writeSessionCookie(w, r, f.rep.cookie); err != nil {
-			m.logf(levelError, "writing refreshed session: %v", err)
-		}
-		return f.rep.e
-	}
-	if now < e.data.Expiry {
-		if cur := m.sessions.get(key); cur != nil {
-			return cur // tokens still valid: keep serving; settleRefresh decided when to retry, if ever
-		}
-		return e
-	}
-	if errors.Is(f.err, errProviderUnavailable) {
-		m.unavailable(w)
-		return nil
-	}
-	m.clearSessionCookie(w, r)
-	m.unauthenticated(w, r)
-	return nil
-}
-
-// settleRefresh records a refresh's outcome in the cache: the old cookie points to the new session, or, after a
-// failure, the old session stops refreshing (invalid_grant: e.g. rotated by another replica) or retries later.
-func (m *Middleware) settleRefresh(key string, e *entry, f *refreshFlight, now int64) {
+	rep := &replacement{key: cacheKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
 	old := *e
-	if f.err == nil {
-		m.sessions.put(cacheKey(f.rep.cookie), f.rep.e, now)
-		old.next = f.rep
-	} else if errors.Is(f.err, errInvalidGrant) {
-		m.logf(levelInfo, "refresh token rejected; session lasts until its tokens expire: %v", f.err)
-		old.refreshAt = never
-		if e.data.Expiry < old.endAt {
-			old.endAt = e.data.Expiry
-		}
-	} else {
-		m.logf(levelWarn, "token refresh failed, retrying in 10s: %v", f.err)
-		old.refreshAt = now + 10
+	old.next = rep
+	if !m.sessions.replaceIf(key, e, &old) {
+		return // a concurrent request re-issued or refreshed it first: its cookie reaches the browser next time
 	}
-	m.sessions.replaceIf(key, e, &old)
-}
-
-func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, error) {
-	md, err := m.p.metadata(ctx)
-	if err != nil {
-		return nil, err
+	m.sessions.replaceIf(rep.key, nil, rep.e)
+	if err := m.writeSessionCookie(w, r, cookie); err != nil {
+		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {e.data.RefreshToken}}
-	tr, err := m.tokenRequest(ctx, md.TokenEndpoint, form)
-	if err != nil {
-		return nil, err
-	}
-	d := *e.data
-	d.AccessToken = tr.AccessToken
-	if tr.RefreshToken != "" {
-		d.RefreshToken = tr.RefreshToken
-	}
-	claims := map[string]any{}
-	if tr.IDToken != "" {
-		if claims, err = m.verify(ctx, tr.IDToken, m.idTokenOpts("")); err != nil {
-			return nil, err
-		}
-		if claims["sub"] != d.Claims["sub"] {
-			return nil, errors.New("refreshed id token is for another subject")
-		}
-		d.IDToken = tr.IDToken
-	}
-	if d.Claims, err = m.refreshedClaims(ctx, &d, claims); err != nil { // re-read every source: claims.go
-		return nil, err
-	}
-	now := m.now()
-	d.Expiry = tokenExpiry(tr, claims, now)
-	cookie, err := m.sealSession(&d)
-	if err != nil {
-		return nil, err
-	}
-	return &replacement{cookie: cookie, e: m.newSessionEntry(&d, now.Unix())}, nil
-}
-
-// tokenExpiry is when the session's tokens expire: expires_in of the access token, else the ID token's exp.
-func tokenExpiry(tr *tokenResponse, idClaims map[string]any, now time.Time) int64 {
-	if tr.ExpiresIn > 0 {
-		return now.Unix() + tr.ExpiresIn
-	}
-	if exp, ok := numericDate(idClaims["exp"]); ok {
-		return exp.Unix()
-	}
-	return now.Add(5 * time.Minute).Unix()
 }
 
 func (m *Middleware) idTokenOpts(nonce string) verifyOpts {

@@ -181,10 +181,14 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	if err != nil {
 		return "", err
 	}
+	id, err := randomString(16)
+	if err != nil {
+		return "", err
+	}
 	now := m.now()
 	d := &sessionData{
 		Claims: kept, IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
-		Expiry: tokenExpiry(tr, claims, now), Created: now.Unix(), Seen: now.Unix(),
+		Expiry: tokenExpiry(tr, claims, now), Issued: now.Unix(), Created: now.Unix(), Seen: now.Unix(), ID: id,
 	}
 	return m.sealSession(d)
 }
@@ -228,7 +232,9 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 	var d *sessionData
 	if raw, err := m.readSessionCookie(r); err == nil {
 		m.sessions.remove(cacheKey(raw))
-		d, _ = m.openSession(raw)
+		if d, _ = m.openSession(raw); d != nil {
+			m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix()) // every cookie of this login, older ones included
+		}
 	}
 	m.clearSessionCookie(w, r)
 	http.Redirect(w, r, m.logoutTarget(r, d), http.StatusSeeOther)

@@ -582,7 +582,7 @@ func TestLogout(t *testing.T) {
 		f.set(func(f *fakeIdP) { f.down = true })
 		m, _ := newMW(t, f, f.config())
 		now := f.clock.Now().Unix()
-		cookie, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u"}, IDToken: "x", Expiry: now + 300, Created: now})
+		cookie, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u"}, IDToken: "x", Expiry: now + 300, Created: now, ID: "chain"})
 		if err != nil {
 			t.Fatal(err)
 		}

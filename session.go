@@ -82,8 +82,11 @@ type sessionData struct {
 	AccessToken  string         `json:"a,omitempty"`
 	RefreshToken string         `json:"r,omitempty"`
 	Expiry       int64          `json:"e"`           // unix seconds: when the tokens expire
+	Issued       int64          `json:"n,omitempty"` // unix seconds: when the tokens were obtained (their lifetime starts)
 	Created      int64          `json:"t"`           // unix seconds: login time, for sessionMaxAge
 	Seen         int64          `json:"s,omitempty"` // unix seconds: last activity, for sessionIdleTimeout
+	ID           string         `json:"d"`           // random per login, kept by refreshes: the session chain (chain.go)
+	Gen          int64          `json:"g,omitempty"` // refreshes since login: a successor has a higher generation
 }
 
 // stateData is what a login-attempt cookie holds.
@@ -112,7 +115,7 @@ func (m *Middleware) openSession(value string) (*sessionData, error) {
 	if err := json.Unmarshal(pt, d); err != nil {
 		return nil, errBadCookie
 	}
-	if d.Created == 0 || d.Expiry == 0 {
+	if d.Created == 0 || d.Expiry == 0 || d.ID == "" {
 		return nil, errBadCookie
 	}
 	return d, nil

@@ -36,6 +36,9 @@ func sampleSession(claimSize int) *sessionData {
 		Expiry:       1_800_000_300,
 		Created:      1_800_000_000,
 		Seen:         1_800_000_000,
+		Issued:       1_800_000_000,
+		ID:           "chain-id",
+		Gen:          2,
 	}
 }
 
