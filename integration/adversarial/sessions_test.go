@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/traefik-descope/descopeoidc/integration/badidp"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
@@ -54,5 +56,231 @@ func TestSessionBoundToIssuerAndClient(t *testing.T) {
 			t.Errorf("control: the same callback at A: %s", ok)
 		}
 		o.record(tg.Name(), "login cookie at other issuer", fmt.Sprintf("status=%d", r.Status))
+	})
+}
+
+// refreshingIdP is a provider that issues rotating refresh tokens with access tokens that live expiresIn seconds.
+func refreshingIdP(t *testing.T, expiresIn int) *badidp.Server {
+	t.Helper()
+	idp := newIdP(t)
+	idp.SetRefreshTokens(true)
+	idp.SetExpiresIn(expiresIn)
+	return idp
+}
+
+// each runs fn for every name as concurrent subtests: these scenarios mostly wait for tokens to expire.
+func each(t *testing.T, names []string, fn func(t *testing.T, name string)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		n := n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(n, func(t *testing.T) { fn(t, n) })
+		}()
+	}
+	wg.Wait()
+}
+
+// api is what an API client (fetch/XHR) sends.
+func api() http.Header {
+	return http.Header{"Accept": {"application/json"}, "Sec-Fetch-Mode": {"cors"}}
+}
+
+// TestExpiredSessionWhileProviderDown: the refresh of a session fails while the provider is down (connection
+// refused, 503, invalid_client). While its tokens are valid the session is served; once they have expired it never
+// reaches upstream: 503 with Retry-After (an HTML page for a browser, JSON for an API), and it works again (refreshed,
+// no new login) once the provider is back.
+func TestExpiredSessionWhileProviderDown(t *testing.T) {
+	t.Parallel()
+	o := newOutcomes(t)
+	forEachTargetConcurrently(t, func(t *testing.T, tg harness.Target) {
+		warmInterpreter(t, tg)
+		each(t, []string{"connection refused", "503", "invalid_client"}, func(t *testing.T, fault string) {
+			idp := refreshingIdP(t, 3) // refresh point 1.5s after login (half the lifetime), expiry at 3s
+			h, up := build(t, tg, baseConfig(idp, nil))
+			b := newBrowser(t, h)
+			b.mustLogin(idp, "/app")
+			loggedIn := time.Now()
+			down, back := providerFault(t, idp, fault)
+			down()
+			time.Sleep(time.Until(loggedIn.Add(2 * time.Second)))
+			if r := b.get("/app"); r.Status != http.StatusOK { // refresh due, tokens valid: served, refresh fails
+				t.Fatalf("tokens valid, provider down: %s", r)
+			}
+			served := up.count()
+			time.Sleep(time.Until(loggedIn.Add(4 * time.Second))) // expired now
+			statuses := map[int]int{}
+			for i := 0; i < 5; i++ {
+				r := b.get("/app")
+				statuses[r.Status]++
+				if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || !strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+					t.Errorf("expired tokens, provider down (%s), request %d: %s Retry-After %q Content-Type %q; want a 503 page",
+						fault, i, r, r.Header.Get("Retry-After"), r.Header.Get("Content-Type"))
+				}
+				checkGeneric(t, r.Body)
+				time.Sleep(200 * time.Millisecond)
+			}
+			if r := b.send(appRequest(http.MethodGet, "/api", api())); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, `"error"`) {
+				t.Errorf("API request, expired tokens, provider down: %s", r)
+			}
+			if n := up.count() - served; n != 0 {
+				t.Errorf("expired tokens reached upstream %d times while the provider was down", n)
+			}
+			back()
+			healed := time.Now()
+			for {
+				r := b.get("/app")
+				if r.Status == http.StatusOK {
+					break
+				}
+				if r.Status != http.StatusServiceUnavailable || time.Since(healed) > 12*time.Second {
+					t.Fatalf("after the provider came back (%s): %s", time.Since(healed).Round(time.Millisecond), r)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			t.Logf("%s: statuses while down %v; served again %s after the provider came back, %d refresh grants",
+				fault, statuses, time.Since(healed).Round(time.Millisecond), idp.RefreshGrants())
+			if up.lastHeader().Get("X-Forwarded-User") != badidp.DefaultSub || idp.AuthorizeRequests() != 1 {
+				t.Errorf("after the outage: user %q, %d logins; want the refreshed session of the same login", up.lastHeader().Get("X-Forwarded-User"), idp.AuthorizeRequests())
+			}
+			o.record(tg.Name(), "expired session, provider down: "+fault, fmt.Sprintf("whileDown=%v recovered=true", statuses))
+		})
+	})
+}
+
+// providerFault returns how to break the provider's token endpoint in the named way, and how to mend it.
+func providerFault(t *testing.T, idp *badidp.Server, fault string) (down, back func()) {
+	switch fault {
+	case "connection refused":
+		return idp.Stop, func() {
+			if err := idp.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case "503":
+		return func() { idp.SetMode(badidp.TokenUnavailable) }, func() { idp.SetMode(badidp.Normal) }
+	case "invalid_client":
+		return func() { idp.SetMode(badidp.RejectClient) }, func() { idp.SetMode(badidp.Normal) }
+	}
+	t.Fatalf("unknown fault %q", fault)
+	return nil, nil
+}
+
+// refreshed waits until a request with cookie (a client that does not update it) is given a new session cookie
+// by the background refresh, and returns that cookie header.
+func refreshed(t *testing.T, h http.Handler, cookie string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r := serve(t, h, withCookie(navigation(), cookie))
+		if r.Status != http.StatusOK {
+			t.Fatalf("waiting for the refresh: %s", r)
+		}
+		for _, c := range r.Cookies {
+			if c.Name == cookieName && c.Value != "" && cookieName+"="+c.Value != cookie {
+				return cookieName + "=" + c.Value
+			}
+		}
+	}
+	t.Fatal("no refreshed cookie within 5s")
+	return ""
+}
+
+// TestOldCookieAfterRefresh: a cookie from before a refresh (C1) is served for the grace after the new cookie (C2)
+// was handed out, then refused in this process, while C2 keeps working; logout with C2 ends C1 and C2 here.
+func TestOldCookieAfterRefresh(t *testing.T) {
+	t.Parallel()
+	o := newOutcomes(t)
+	forEachTargetConcurrently(t, func(t *testing.T, tg harness.Target) {
+		warmInterpreter(t, tg)
+		each(t, []string{"grace", "logout"}, func(t *testing.T, part string) {
+			idp := refreshingIdP(t, 4) // refresh point 2s after login (half the lifetime: the 1m margin is longer)
+			h, up := build(t, tg, baseConfig(idp, nil))
+			b := newBrowser(t, h)
+			b.mustLogin(idp, "/app")
+			c1 := b.cookieHeader("/app")
+			time.Sleep(2500 * time.Millisecond) // past the refresh point, tokens still valid
+			c2 := refreshed(t, h, c1)
+			handedOut := time.Now()
+			if r := serve(t, h, withCookie(navigation(), c1)); r.Status != http.StatusOK {
+				t.Fatalf("C1 within the grace: %s", r)
+			}
+			if part == "grace" {
+				time.Sleep(time.Until(handedOut.Add(21 * time.Second)))
+				before := up.count()
+				r := serve(t, h, withCookie(navigation(), c1))
+				if r.Status != http.StatusFound || !r.sessionCleared() || up.count() != before {
+					t.Errorf("C1 21s after C2 was handed out: %s, upstream +%d; want a login", r, up.count()-before)
+				}
+				if r := serve(t, h, withCookie(navigation(), c2)); r.Status != http.StatusOK {
+					t.Errorf("C2 after C1's grace: %s", r)
+				}
+				o.record(tg.Name(), "C1 after grace", fmt.Sprintf("status=%d", r.Status))
+				return
+			}
+			hOther, upOther := build(t, tg, baseConfig(idp, nil))
+			lo := serve(t, h, logoutRequest(c2))
+			if lo.Status != http.StatusSeeOther || !lo.sessionCleared() {
+				t.Fatalf("logout: %s", lo)
+			}
+			before := up.count()
+			after := map[string]int{}
+			for name, c := range map[string]string{"C2 (logged out)": c2, "C1 (its predecessor)": c1} {
+				r := serve(t, h, withCookie(navigation(), c))
+				after[name] = r.Status
+				if r.Status != http.StatusFound {
+					t.Errorf("%s after logout: %s; want a login", name, r)
+				}
+			}
+			if up.count() != before {
+				t.Errorf("a cookie of the logged-out chain reached upstream")
+			}
+			// another process knows nothing of this logout: the limit of stateless sessions (SECURITY.md)
+			if r := serve(t, hOther, withCookie(navigation(), c2)); r.Status != http.StatusOK || upOther.count() != 1 {
+				t.Errorf("C2 at another instance after logout: %s (SECURITY.md says it is accepted there)", r)
+			}
+			o.record(tg.Name(), "chain after logout", fmt.Sprintf("%v", after))
+		})
+	})
+}
+
+// logoutRequest is a same-origin POST to the logout path with cookie.
+func logoutRequest(cookie string) *http.Request {
+	r := appRequest(http.MethodPost, "/oauth2/logout", http.Header{"Origin": {appOrigin}})
+	r.Header.Set("Cookie", cookie)
+	return r
+}
+
+// TestIdleReissueOnce: with an idle timeout, a client that keeps sending its first cookie after the re-issue point
+// gets one re-issued cookie (the same one every time), not a new cookie per request.
+func TestIdleReissueOnce(t *testing.T) {
+	t.Parallel()
+	o := newOutcomes(t)
+	forEachTargetConcurrently(t, func(t *testing.T, tg harness.Target) {
+		idp := newIdP(t)
+		h, up := build(t, tg, baseConfig(idp, map[string]any{"sessionIdleTimeout": "1m"})) // re-issue after 15s
+		b := newBrowser(t, h)
+		b.mustLogin(idp, "/app")
+		c1 := b.cookieHeader("/app")
+		time.Sleep(15500 * time.Millisecond)
+		const n = 200
+		values := map[string]int{}
+		for i := 0; i < n; i++ {
+			r := serve(t, h, withCookie(navigation(), c1))
+			if r.Status != http.StatusOK {
+				t.Fatalf("request %d: %s", i, r)
+			}
+			for _, c := range r.Cookies {
+				if c.Name == cookieName && c.Value != "" {
+					values[c.Value]++
+				}
+			}
+		}
+		if len(values) != 1 || up.count() != n {
+			t.Errorf("%d requests with the first cookie after the re-issue point: %d different new cookies, upstream %d; want 1 and %d",
+				n, len(values), up.count(), n)
+		}
+		o.record(tg.Name(), "idle re-issue", fmt.Sprintf("newCookies=%d", len(values)))
 	})
 }

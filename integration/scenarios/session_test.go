@@ -29,8 +29,8 @@ func untilRefreshDue() { time.Sleep(3500 * time.Millisecond) }
 // untilExpired waits, after untilRefreshDue, until the first tokens have expired.
 func untilExpired() { time.Sleep(3500 * time.Millisecond) }
 
-// TestRefresh: near expiry the session is refreshed inside the request, once for many concurrent requests, the
-// refresh token is rotated and the browser gets a new cookie.
+// TestRefresh: near expiry the session is refreshed once for many concurrent requests, which are all served at once
+// with the still-valid tokens; the refresh token is rotated and the next request gets the new cookie.
 func TestRefresh(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
 		idp := shortLived(t)
@@ -42,39 +42,92 @@ func TestRefresh(t *testing.T) {
 		const n = 8
 		var wg sync.WaitGroup
 		statuses := make([]int, n)
-		setCookies := make([]string, n)
 		for i := 0; i < n; i++ {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/concurrent", nil)
-				req.AddCookie(&http.Cookie{Name: "_descopeoidc", Value: old})
-				resp, err := e.srv.Client().Do(req)
-				if err != nil {
-					return
-				}
-				resp.Body.Close()
-				statuses[i] = resp.StatusCode
-				for _, c := range resp.Cookies() {
-					if c.Name == "_descopeoidc" && c.Value != "" {
-						setCookies[i] = c.Value
-					}
-				}
+				statuses[i] = withSession(e, old).status
 			}(i)
 		}
 		wg.Wait()
+		for i := 0; i < n; i++ {
+			if statuses[i] != http.StatusOK {
+				t.Fatalf("request %d at the refresh point: status %d, want 200", i, statuses[i])
+			}
+		}
+		fresh := refreshedCookie(t, e, old)
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
 			t.Fatalf("refresh_token grants = %d for %d concurrent requests, want 1", got, n)
 		}
-		for i := 0; i < n; i++ {
-			if statuses[i] != http.StatusOK || setCookies[i] == "" || setCookies[i] == old {
-				t.Fatalf("request %d: status %d, new cookie %v; want 200 and the refreshed session", i, statuses[i], setCookies[i] != "")
-			}
-		}
-		b.setCookie("_descopeoidc", setCookies[0])
+		b.setCookie("_descopeoidc", fresh)
 		untilExpired() // only the refreshed session can work now
 		if er := b.echo("/after", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("after refresh: user %q", er.Headers["X-Forwarded-User"])
+		}
+	})
+}
+
+// sessionAnswer is the status of a request with exactly this session cookie, and the session cookie it sets.
+type sessionAnswer struct {
+	status    int
+	setCookie string
+}
+
+func withSession(e *env, cookie string) sessionAnswer {
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/concurrent", nil)
+	req.AddCookie(&http.Cookie{Name: "_descopeoidc", Value: cookie})
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return sessionAnswer{}
+	}
+	resp.Body.Close()
+	a := sessionAnswer{status: resp.StatusCode}
+	for _, c := range resp.Cookies() {
+		if c.Name == "_descopeoidc" && c.Value != "" {
+			a.setCookie = c.Value
+		}
+	}
+	return a
+}
+
+// refreshedCookie waits (up to 3s) until a request with the old cookie is given the refreshed session's cookie.
+func refreshedCookie(t *testing.T, e *env, old string) string {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		a := withSession(e, old)
+		if a.status != http.StatusOK {
+			t.Fatalf("old cookie while the refresh runs: status %d", a.status)
+		}
+		if a.setCookie != "" && a.setCookie != old {
+			return a.setCookie
+		}
+	}
+	t.Fatal("no refreshed cookie within 3s of the refresh point")
+	return ""
+}
+
+// TestRefreshMarginLongerThanLifetime: with a refreshMargin longer than the tokens live (6s tokens, 10s margin) the
+// session is refreshed half-way through the lifetime, not on every request.
+func TestRefreshMarginLongerThanLifetime(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := shortLived(t)
+		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"refreshMargin": "10s"}))
+		b := e.browser()
+		b.mustLogin("/")
+		loggedIn := time.Now()
+		for i := 0; i < 5; i++ {
+			b.echo("/", nil)
+		}
+		if got := idp.Stats().TokenRequests["refresh_token"]; got != 0 || time.Since(loggedIn) > 2*time.Second {
+			t.Fatalf("5 requests within %s of the login with 6s tokens and a 10s margin: %d refresh grants, want 0",
+				time.Since(loggedIn).Round(time.Millisecond), got)
+		}
+		time.Sleep(time.Until(loggedIn.Add(3500 * time.Millisecond))) // past half the lifetime
+		old := b.sessionCookie()
+		b.echo("/", nil)
+		b.setCookie("_descopeoidc", refreshedCookie(t, e, old))
+		if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
+			t.Errorf("past half the lifetime: %d refresh grants, want 1", got)
 		}
 	})
 }
@@ -90,14 +143,21 @@ func TestRefreshRotatedByAnotherReplica(t *testing.T) {
 		ba.mustLogin("/")
 		old := ba.sessionCookie()
 		untilRefreshDue()
-		ba.echo("/refresh-on-a", nil) // A refreshes and rotates the refresh token
+		ba.echo("/refresh-on-a", nil) // A refreshes (in the background) and rotates the refresh token
+		refreshedCookie(t, a, old)
 		bb := bEnv.browser()
 		bb.setCookie("_descopeoidc", old)
 		if er := bb.echo("/on-b", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("replica B with the rotated-away refresh token: user %q", er.Headers["X-Forwarded-User"])
 		}
+		for deadline := time.Now().Add(3 * time.Second); idp.Stats().TokenRequests["refresh_token"] < 2 && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 2 {
 			t.Fatalf("refresh_token grants = %d, want 2 (A's success, B's invalid_grant)", got)
+		}
+		if er := bb.echo("/on-b-again", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Fatalf("replica B after its refresh was refused, tokens still valid: user %q", er.Headers["X-Forwarded-User"])
 		}
 		untilExpired() // the old access token has expired now
 		r := bb.get("/on-b-later")
