@@ -167,6 +167,7 @@ func TestLogoutEndsTheChain(t *testing.T) {
 		t.Fatal("not refreshed")
 	}
 	r := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
+	r.Header.Set("Origin", appOrigin)
 	r.AddCookie(c2)
 	if rec := serve(m, r); rec.Code != http.StatusSeeOther {
 		t.Fatalf("logout: %d", rec.Code)
@@ -195,8 +196,11 @@ func TestLogoutDuringRefresh(t *testing.T) {
 	}
 	waitBlocked(t, f, 1)
 	r := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
+	r.Header.Set("Origin", appOrigin)
 	r.AddCookie(c1)
-	serve(m, r)
+	if rec := serve(m, r); rec.Code != http.StatusSeeOther {
+		t.Fatalf("logout: %d", rec.Code)
+	}
 	release()
 	settleRefreshes(t, m)
 	rec := httptest.NewRecorder()
