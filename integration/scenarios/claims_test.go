@@ -126,6 +126,7 @@ func TestClaimsReReadAfterRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		untilRefreshDue()
+		b.refreshNow()
 		if er := b.echo("/refreshed", nil); er.Headers["X-Roles"] != "viewer,auditor" {
 			t.Errorf("after refresh: X-Roles %q, want viewer,auditor", er.Headers["X-Roles"])
 		}
@@ -136,6 +137,7 @@ func TestClaimsReReadAfterRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		untilRefreshDue()
+		b.refreshNow()
 		if r := b.get("/denied"); r.status != http.StatusForbidden {
 			t.Errorf("after the viewer role was removed and the session refreshed: status %d, want 403", r.status)
 		}
