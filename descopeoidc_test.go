@@ -140,6 +140,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 		f.set(func(f *fakeIdP) { f.refreshError = "invalid_grant" })
 		f.clock.Advance(250 * time.Second)
 		b.get("/")
+		settleRefreshes(t, m) // it runs in the background: its log lines belong to this capture
 		expired := f.idClaims("")
 		expired["exp"] = f.clock.Now().Unix() - 3600
 		bad := f.mint(expired)

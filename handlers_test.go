@@ -170,6 +170,7 @@ func TestSessionMaxAge(t *testing.T) {
 		if rec := b.get("/"); rec.Code != http.StatusOK {
 			t.Fatalf("at %ds: status %d", (i+1)*250, rec.Code)
 		}
+		settleRefreshes(t, m) // the refresh runs in the background; the next request hands out its cookie
 	}
 	hits := f.tokenHits.Load()
 	f.clock.Advance(250 * time.Second) // past the max age, and the tokens are due for a refresh
