@@ -8,7 +8,7 @@ import (
 // scenarioBearer: an API client sends the access token the provider gave it (the client's own code flow, without
 // the plugin). A verifiable JWT access token passes with identity headers, a forged identity header is replaced
 // and a tampered token gets 401 invalid_token; an opaque access token gets 401 invalid_token (the plugin verifies
-// JWTs only).
+// JWTs only), and so does one that carries a nonce as ID tokens do (an ID token is never a bearer token).
 func scenarioBearer(t T, c *cell) string {
 	tok := c.clientTokens(t)
 	c.use(t, c.bearerConfig())
@@ -19,10 +19,15 @@ func scenarioBearer(t T, c *cell) string {
 			"Authorization": "Bearer " + token, "Accept": "application/json", "X-Forwarded-User": "mallory",
 		})
 	}
+	claims := payload(tok.AccessToken)
+	if (claims != nil) != c.caps.JWTAccessTokens {
+		t.Fatalf("%s: access token is a JWT = %v, but Capabilities.JWTAccessTokens = %v", c.name, claims != nil, c.caps.JWTAccessTokens)
+	}
+	if _, ok := claims["nonce"]; ok {
+		wantInvalidToken(t, api(tok.AccessToken), "access token with a nonce")
+		return "its access tokens are ID-token-like (nonce, at_hash): the plugin refuses them as bearer tokens, as it refuses ID tokens"
+	}
 	if !c.caps.JWTAccessTokens {
-		if strings.Count(tok.AccessToken, ".") == 2 {
-			t.Fatalf("%s: its access token looks like a JWT, but Capabilities.JWTAccessTokens is false", c.name)
-		}
 		wantInvalidToken(t, api(tok.AccessToken), "opaque access token")
 		if c.upstream.Load() != upstream {
 			t.Fatal("an opaque access token reached the upstream")

@@ -39,7 +39,7 @@ const (
 var pending = map[string]string{
 	"exampleop/outage": waitIssuer, "exampleop/login": waitIssuer, "exampleop/reuse": waitIssuer,
 	"exampleop/refresh": waitIssuer, "exampleop/logout": waitIssuer, "exampleop/userinfo": waitIssuer,
-	"devidp/idtoken": waitKinds, "dex/idtoken": waitKinds, "exampleop/idtoken": waitKinds,
+	"devidp/idtoken": waitKinds, "dex/idtoken": waitKinds, "exampleop/idtoken": waitKinds, "dex/bearer": waitKinds,
 }
 
 // TestMatrix runs every scenario for every provider under Yaegi and compiled, a cell per provider and target, cells

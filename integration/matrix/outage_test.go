@@ -16,6 +16,9 @@ func scenarioOutage(t T, c *cell) string {
 	var token string
 	if c.caps.JWTAccessTokens {
 		token = c.clientTokens(t).AccessToken // the provider is up: the client gets its token before the outage
+		if _, idLike := payload(token)["nonce"]; idLike {
+			token = "" // refused as a bearer token before the keys are needed (see scenarioBearer)
+		}
 	}
 	c.use(t, c.bearerConfig())
 	gate := c.p.Gate()
