@@ -67,8 +67,11 @@ type Config struct {
 	AllowInsecureIssuer     bool              `json:"allowInsecureIssuer,omitempty"`
 	LogLevel                string            `json:"logLevel,omitempty"`
 	// Issue 11 features, each derived in its own file.
-	LoginPath      string `json:"loginPath,omitempty"`      // loginentry.go
-	AllowPreflight bool   `json:"allowPreflight,omitempty"` // loginentry.go
+	LoginPath             string `json:"loginPath,omitempty"`             // loginentry.go
+	AllowPreflight        bool   `json:"allowPreflight,omitempty"`        // loginentry.go
+	DescopeSessionCookie  string `json:"descopeSessionCookie,omitempty"`  // descopecookie.go
+	DescopeRefreshCookie  string `json:"descopeRefreshCookie,omitempty"`  // descopecookie.go
+	ForwardDescopeCookies bool   `json:"forwardDescopeCookies,omitempty"` // descopecookie.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles") to equal one of Equals, or, when the claim is a
@@ -140,7 +143,8 @@ type settings struct {
 	excluded                       *pathMatcher
 	client                         *http.Client
 	logLevel                       int
-	entry                          loginEntry // loginPath, allowPreflight: loginentry.go
+	entry                          loginEntry    // loginPath, allowPreflight: loginentry.go
+	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -160,7 +164,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc, deriveLoginEntry,
+		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -208,7 +212,8 @@ func expandConfigEnv(c *Config) error {
 		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
 		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
-		{"loginPath", &c.LoginPath},
+		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
+		{"descopeRefreshCookie", &c.DescopeRefreshCookie},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)

@@ -11,11 +11,12 @@ import (
 // not do. The filter slices with strings calls and never loops over bytes (under Yaegi a byte loop is slow, see
 // YAEGI.md); it examines only the pairs around an occurrence of one of the names.
 type ownCookies struct {
-	name   string // the session cookie
-	nameEq string // name + "=": a line holds only the session cookie when it starts with this and has no ';'
-	chunk  string // name + "_": followed by digits, a session chunk
-	state  string // prefix of the login-state cookies
-	alt    string // state when it does not contain name (another cookie prefix), else "": a second needle
+	name   string   // the session cookie
+	nameEq string   // name + "=": a line holds only the session cookie when it starts with this and has no ';'
+	chunk  string   // name + "_": followed by digits, a session chunk
+	state  string   // prefix of the login-state cookies
+	alt    string   // state when it does not contain name (another cookie prefix), else "": a second needle
+	extra  []string // further exact names removed (descopeSessionCookie's DS and DSR: descopecookie.go)
 }
 
 func newOwnCookies(name, statePrefix string) *ownCookies {
@@ -30,6 +31,11 @@ func newOwnCookies(name, statePrefix string) *ownCookies {
 func (o *ownCookies) isOwn(n string) bool {
 	if n == o.name || strings.HasPrefix(n, o.state) {
 		return true
+	}
+	for _, x := range o.extra {
+		if n == x {
+			return true
+		}
 	}
 	if strings.HasPrefix(n, o.chunk) {
 		rest := n[len(o.chunk):]
@@ -47,6 +53,9 @@ func (o *ownCookies) filter(line string) string {
 	out := o.cut(line, o.name)
 	if o.alt != "" {
 		out = o.cut(out, o.alt)
+	}
+	for _, x := range o.extra {
+		out = o.cut(out, x)
 	}
 	if len(out) == len(line) {
 		return line

@@ -27,6 +27,7 @@ type Middleware struct {
 	// chunkNames[i] is the name of session chunk i (chunkNames[0] the session cookie itself), computed once: the
 	// hot path reads chunked sessions without building names.
 	chunkNames []string
+	dsTokens   *entryCache // verified Descope session JWTs (descopeSessionCookie), nil when off: descopecookie.go
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -53,6 +54,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	for i := 1; i < maxSessionChunks; i++ {
 		m.chunkNames[i] = s.cookieName + "_" + strconv.Itoa(i)
 	}
+	setupDescopeCookie(m)
 	return m, nil
 }
 

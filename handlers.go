@@ -307,6 +307,9 @@ func wantsAPIResponse(r *http.Request) bool {
 }
 
 func (m *Middleware) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if m.dsTokens != nil && m.serveDescopeCookie(w, r) { // descopeSessionCookie: descopecookie.go
+		return
+	}
 	if m.s.unauthMode == mode401 || (m.s.unauthMode == modeAuto && wantsAPIResponse(r)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+m.name+`"`)
 		m.writeUnauthorized(w, r) // with login_url: loginentry.go

@@ -1,0 +1,43 @@
+package devidp
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// SessionJWT returns what Descope's web SDK keeps in the DS cookie on a custom domain: the user's session JWT
+// (Descope's access token), typ JWT, iss the bare project ID (as Descope issues it unless a JWT template makes it
+// the URL; with urlIssuer the issuer URL), aud the project ID, drn "DS", the user's roles, permissions, tenants and
+// dct, amr ["pwd"], signed with the provider's current key. It lives for lifetime from now (negative: expired).
+func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) (string, error) {
+	u, err := s.storage.userBySubject(sub)
+	if err != nil {
+		return "", err
+	}
+	c := authzClaims(u)
+	now := time.Now()
+	c["iss"] = s.opts.ProjectID
+	if urlIssuer {
+		c["iss"] = s.issuer
+	}
+	c["sub"], c["aud"], c["drn"], c["amr"] = u.Subject, []string{s.opts.ProjectID}, "DS", []string{"pwd"}
+	c["iat"], c["exp"] = now.Unix(), now.Add(lifetime).Unix()
+	if s.opts.AZPClaim {
+		c["azp"] = s.opts.ProjectID
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	signer, err := op.SignerFromKey(s.storage.keys.signing())
+	if err != nil {
+		return "", err
+	}
+	signed, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return signed.CompactSerialize()
+}
