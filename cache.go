@@ -32,10 +32,11 @@ type entry struct {
 }
 
 // replacement is the session that superseded an entry, the cookie value to hand to the browser for it, and its
-// cache key.
+// cache key; hint is the new logout cookie when a refresh brought a new ID token (hint.go), else "".
 type replacement struct {
 	key    string
 	cookie string
+	hint   string
 	e      *entry
 }
 

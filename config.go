@@ -114,7 +114,7 @@ type settings struct {
 	assertionAlg, assertionKID     string
 	sessionAEADs                   []cipher.AEAD // [0] seals, all open
 	stateAEADs                     []cipher.AEAD
-	sessionAAD, stateAAD           string // GCM additional data: purpose|issuer|clientID (see session.go)
+	sessionAAD, stateAAD, hintAAD  string // GCM additional data: purpose|issuer|clientID (see session.go)
 	callbackPath, logoutPath       string
 	postLogoutURL                  string
 	revokeOnLogout                 bool
@@ -366,6 +366,7 @@ func deriveSessionKeys(c *Config, s *settings) error {
 	}
 	s.sessionAAD = cookieAAD("session", s.issuer, s.clientID) // deriveIdentity ran first
 	s.stateAAD = cookieAAD("state", s.issuer, s.clientID)
+	s.hintAAD = cookieAAD("logout", s.issuer, s.clientID) // sealed with the session keys: hint.go
 	return nil
 }
 

@@ -5,24 +5,32 @@ import (
 	"strings"
 )
 
-// ownCookies knows the names of the plugin's cookies (the session, its chunks and the login-state cookies) and
+// ownCookies knows the names of the plugin's cookies (the session, its chunks, the logout cookie and its chunks,
+// and the login-state cookies) and
 // removes exactly those from raw Cookie header lines, keeping every other byte: upstream services get their own
 // cookies as the browser sent them (quotes, JSON, UTF-8 and all), which rebuilding the header from Go's parser would
 // not do. The filter slices with strings calls and never loops over bytes (under Yaegi a byte loop is slow, see
 // YAEGI.md); it examines only the pairs around an occurrence of one of the names.
 type ownCookies struct {
-	name   string   // the session cookie
-	nameEq string   // name + "=": a line holds only the session cookie when it starts with this and has no ';'
-	chunk  string   // name + "_": followed by digits, a session chunk
-	state  string   // prefix of the login-state cookies
-	alt    string   // state when it does not contain name (another cookie prefix), else "": a second needle
-	extra  []string // further exact names removed (descopeSessionCookie's DS and DSR: descopecookie.go)
+	name   string // the session cookie
+	nameEq string // name + "=": a line holds only the session cookie when it starts with this and has no ';'
+	chunk  string // name + "_": followed by digits, a session chunk
+	state  string // prefix of the login-state cookies
+	hint   string // the logout cookie; hint + "_" + digits are its chunks
+	// alt is a second needle when state or hint does not contain name (a __Host- session name): their common
+	// prefix, else "".
+	alt   string
+	extra []string // further exact names removed (descopeSessionCookie's DS and DSR: descopecookie.go)
 }
 
-func newOwnCookies(name, statePrefix string) *ownCookies {
-	o := &ownCookies{name: name, nameEq: name + "=", chunk: name + "_", state: statePrefix}
-	if !strings.Contains(statePrefix, name) {
-		o.alt = statePrefix
+func newOwnCookies(name, statePrefix, hint string) *ownCookies {
+	o := &ownCookies{name: name, nameEq: name + "=", chunk: name + "_", state: statePrefix, hint: hint}
+	if !strings.Contains(statePrefix, name) || !strings.Contains(hint, name) {
+		n := 0 // names are short and this runs once, in New
+		for n < len(statePrefix) && n < len(hint) && statePrefix[n] == hint[n] {
+			n++
+		}
+		o.alt = statePrefix[:n]
 	}
 	return o
 }
@@ -37,11 +45,19 @@ func (o *ownCookies) isOwn(n string) bool {
 			return true
 		}
 	}
-	if strings.HasPrefix(n, o.chunk) {
-		rest := n[len(o.chunk):]
-		return rest != "" && strings.Trim(rest, "0123456789") == ""
+	if o.hint != "" && (n == o.hint || numbered(n, o.hint+"_")) {
+		return true
 	}
-	return false
+	return numbered(n, o.chunk)
+}
+
+// numbered reports whether n is prefix followed by digits.
+func numbered(n, prefix string) bool {
+	if !strings.HasPrefix(n, prefix) {
+		return false
+	}
+	rest := n[len(prefix):]
+	return rest != "" && strings.Trim(rest, "0123456789") == ""
 }
 
 // filter returns line without the plugin's cookie pairs, or "" when nothing else is left. A line with none of them

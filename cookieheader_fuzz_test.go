@@ -14,12 +14,13 @@ func FuzzCookieHeaderFilter(f *testing.F) {
 		"sess=a", "sess=a; theme=dark", `q="quoted"; sess=2.x; sess_1=y`, `j={"a":1}; sess_state_abc=z`,
 		"u=Grüße; sess = v ;;", "a=sess=1; sess_=2; sess_12=3; sess_x=4", ";sess=;", "sess", " sess_7 =x;b",
 		"__Secure-sess_state_q=1; k=v", "sess=a\nsess_1=b\nc=d",
+		"__Secure-sess_logout=h; __Secure-sess_logout_2=i; __Secure-sess_logoutx=k; __Secure-sess_logout_=l",
 	}
 	for _, s := range seeds {
 		f.Add(s)
 	}
-	m := &Middleware{own: newOwnCookies("sess", "__Secure-sess_state_")}
-	own := &ownCookies{name: "sess", chunk: "sess_", state: "__Secure-sess_state_"}
+	m := &Middleware{own: newOwnCookies("sess", "__Secure-sess_state_", "__Secure-sess_logout")}
+	own := &ownCookies{name: "sess", chunk: "sess_", state: "__Secure-sess_state_", hint: "__Secure-sess_logout"}
 	f.Fuzz(func(t *testing.T, header string) {
 		lines := strings.Split(header, "\n") // several header lines
 		r := &http.Request{Header: http.Header{"Cookie": append([]string(nil), lines...)}}

@@ -19,6 +19,9 @@ func TestStripCookiesKeepsOtherBytes(t *testing.T) {
 	}{
 		{"only the session", []string{"sess=abc"}, nil},
 		{"session, chunks and state", []string{"sess=2.a; sess_1=b; sess_state_x=c"}, nil},
+		{"logout cookie and its chunks", []string{"a=1; sess_logout=2.h; sess_logout_1=i"}, []string{"a=1"}},
+		{"names that only look like the logout cookie", []string{"sess_logoutx=1; sess_logout_=2; sess_logout_a=3"},
+			[]string{"sess_logoutx=1; sess_logout_=2; sess_logout_a=3"}},
 		{"others around", []string{"sess=a; theme=dark; sess_1=b; sess_state_abc=c; other=1"}, []string{"theme=dark; other=1"}},
 		{"quoted value", []string{`q="quoted"; sess=a`}, []string{`q="quoted"`}},
 		{"JSON value", []string{`sess=a; j={"a":1,"b":[2]}`}, []string{`j={"a":1,"b":[2]}`}},
@@ -53,7 +56,7 @@ func TestStripCookiesKeepsOtherBytes(t *testing.T) {
 func TestStripCookiesHostPrefix(t *testing.T) {
 	m := sessionMW(t, func(c *Config) { c.CookieName = "__Host-sid" })
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("Cookie", "__Host-sid=a; keep=1; __Secure-sid_state_abc=s; __Host-sid_1=b; __Secure-sid=other")
+	r.Header.Set("Cookie", "__Host-sid=a; keep=1; __Secure-sid_state_abc=s; __Host-sid_1=b; __Secure-sid_logout=h; __Secure-sid_logout_1=i; __Secure-sid=other")
 	stripCookies(m, r)
 	if got := r.Header.Get("Cookie"); got != "keep=1; __Secure-sid=other" {
 		t.Errorf("upstream Cookie %q, want %q", got, "keep=1; __Secure-sid=other")

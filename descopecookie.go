@@ -39,7 +39,7 @@ func deriveDescopeCookie(c *Config, s *settings) error {
 	}
 	d := descopeCookie{name: c.DescopeSessionCookie, refresh: orDefault(c.DescopeRefreshCookie, defaultDescopeRefreshCookie),
 		forward: c.ForwardDescopeCookies}
-	own := newOwnCookies(s.cookieName, s.statePrefix)
+	own := newOwnCookies(s.cookieName, s.statePrefix, hintCookieNames(s.cookieName)[0])
 	names := []struct{ key, v string }{{"descopeSessionCookie", d.name}, {"descopeRefreshCookie", d.refresh}}
 	for _, n := range names {
 		if !cookieNameRe.MatchString(n.v) {

@@ -28,6 +28,7 @@ type Middleware struct {
 	// hot path reads chunked sessions without building names.
 	chunkNames []string
 	dsTokens   *entryCache // verified Descope session JWTs (descopeSessionCookie), nil when off: descopecookie.go
+	hintNames  []string    // the logout cookie and its chunks (hint.go)
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -47,8 +48,9 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		bearers:  newEntryCache(maxCachedBearers),
 		states:   newUsedStates(),
 		now:      time.Now,
-		own:      newOwnCookies(s.cookieName, s.statePrefix),
 	}
+	m.hintNames = hintCookieNames(s.cookieName)
+	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.hintNames[0])
 	m.chunkNames = make([]string, maxSessionChunks)
 	m.chunkNames[0] = s.cookieName
 	for i := 1; i < maxSessionChunks; i++ {

@@ -150,9 +150,7 @@ func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry,
 		m.refuseSession(w, r)
 		return nil, ""
 	}
-	if err := m.writeSessionCookie(w, r, rep.cookie); err != nil {
-		m.logf(levelError, "re-issuing the replaced session: %v", err)
-	}
+	m.writeReplacement(w, r, rep)
 	return e, rep.key
 }
 

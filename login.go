@@ -135,7 +135,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		m.loginFailed(w, http.StatusBadRequest, errors.New("replayed callback: state already used"))
 		return
 	}
-	cookie, err := m.exchange(r, sd, q.Get("code"))
+	cookie, hint, err := m.exchange(r, sd, q.Get("code"))
 	if err != nil {
 		m.exchangeFailed(w, err)
 		return
@@ -145,6 +145,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	m.writeHint(w, r, hint)
 	if m.s.sameSite == http.SameSiteStrictMode {
 		// The browser came from the provider: a cross-site navigation, and a redirect would continue it, so the
 		// new Strict cookie would not be sent and the login would start again. A page on this site that moves on
@@ -155,12 +156,13 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, sd.Target, http.StatusFound)
 }
 
-// exchange redeems the code (with the PKCE verifier), verifies the ID token and returns the sealed session.
-func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (string, error) {
+// exchange redeems the code (with the PKCE verifier), verifies the ID token and returns the sealed session and the
+// sealed logout cookie (hint.go).
+func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (string, string, error) {
 	ctx := r.Context()
 	md, err := m.p.metadata(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	form := url.Values{
 		"grant_type": {"authorization_code"}, "code": {code},
@@ -168,29 +170,34 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	}
 	tr, err := m.tokenRequest(ctx, md.TokenEndpoint, form)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if tr.IDToken == "" {
-		return "", errors.New("token response has no id_token (is the openid scope allowed for this client?)")
+		return "", "", errors.New("token response has no id_token (is the openid scope allowed for this client?)")
 	}
 	claims, err := m.verify(ctx, tr.IDToken, m.idTokenOpts(sd.Nonce))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	kept, err := m.collectClaims(ctx, claims, tr.AccessToken) // ID token, access token, userinfo: claims.go
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	id, err := randomString(16)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	now := m.now()
 	d := &sessionData{
-		Claims: kept, IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
+		Claims: kept, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
 		Expiry: tokenExpiry(tr, claims, now), Issued: now.Unix(), Created: now.Unix(), Seen: now.Unix(), ID: id,
 	}
-	return m.sealSession(d)
+	hint, err := m.sealHint(id, tr.IDToken)
+	if err != nil {
+		return "", "", err
+	}
+	cookie, err := m.sealSession(d)
+	return cookie, hint, err
 }
 
 func (m *Middleware) exchangeFailed(w http.ResponseWriter, err error) {
@@ -237,7 +244,9 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	m.clearSessionCookie(w, r)
-	http.Redirect(w, r, m.logoutTarget(r, d), http.StatusSeeOther)
+	target := m.logoutTarget(r, d)
+	m.clearHint(w, r)
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // logoutAllowed judges a logout POST by what the browser says about where it comes from: Origin when sent (it must
@@ -279,8 +288,8 @@ func (m *Middleware) logoutTarget(r *http.Request, d *sessionData) string {
 		return after
 	}
 	q := u.Query()
-	if d != nil && d.IDToken != "" {
-		q.Set("id_token_hint", d.IDToken)
+	if hint := m.hintFor(r, d); hint != "" { // the logout cookie's ID token: hint.go
+		q.Set("id_token_hint", hint)
 	}
 	q.Set("client_id", m.s.clientID)
 	q.Set("post_logout_redirect_uri", after)

@@ -144,7 +144,8 @@ func TestLoginEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Claims["sub"] != testSub || d.RefreshToken == "" || d.IDToken == "" || d.Expiry != f.clock.Now().Unix()+300 {
+	// The ID token is in the logout cookie (hint_test.go), the access token nowhere (no forwardAccessToken).
+	if d.Claims["sub"] != testSub || d.RefreshToken == "" || d.IDToken != "" || d.AccessToken != "" || d.Expiry != f.clock.Now().Unix()+300 {
 		t.Errorf("session %+v", d)
 	}
 	if _, ok := d.Claims["nonce"]; ok {
@@ -470,11 +471,7 @@ func logoutSetup(t *testing.T, mutate func(c *Config)) (*fakeIdP, *Middleware, *
 func TestLogout(t *testing.T) {
 	t.Run("POST same origin", func(t *testing.T) {
 		f, m, b := logoutSetup(t, nil)
-		idToken := func() string {
-			raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
-			d, _ := m.openSession(raw)
-			return d.IDToken
-		}()
+		idToken := hintToken(t, m, b)
 		var chunks []string
 		for i := 0; i < maxSessionChunks; i++ {
 			if b.cookie(m.chunkName(i)) != nil {

@@ -112,7 +112,7 @@ func TestTokenRequestIsExact(t *testing.T) {
 			tc.configure(cfg)
 			m, _ := newMW(t, f, cfg)
 			sd := &stateData{Verifier: "the-verifier", Nonce: "the-nonce"}
-			if _, err := m.exchange(callbackRequest(), sd, "the-code"); err != nil {
+			if _, _, err := m.exchange(callbackRequest(), sd, "the-code"); err != nil {
 				t.Fatalf("exchange: %v", err)
 			}
 			reqs := f.tokenRequests()

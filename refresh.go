@@ -78,9 +78,7 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 // refreshed answers a request whose tokens had expired with the outcome of the refresh it waited for.
 func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight) *entry {
 	if f.err == nil && m.sessions.handOut(f.rep.e.data, m.chainUntil(f.rep.e.data), m.now().Unix()) {
-		if err := m.writeSessionCookie(w, r, f.rep.cookie); err != nil {
-			m.logf(levelError, "writing refreshed session: %v", err)
-		}
+		m.writeReplacement(w, r, f.rep)
 		return f.rep.e
 	}
 	if f.err == nil || errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken) || errors.Is(f.err, errSessionEnded) {
@@ -187,7 +185,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 		if claims["sub"] != d.Claims["sub"] {
 			return nil, fmt.Errorf("%w: it is for another subject", errRefreshedToken)
 		}
-		d.IDToken = tr.IDToken
+		d.IDToken = tr.IDToken // for the logout cookie below; sealSession leaves it out of the session
 	}
 	if d.Claims, err = m.refreshedClaims(ctx, &d, claims); err != nil { // re-read every source: claims.go
 		if errors.Is(err, errProviderUnavailable) {
@@ -199,11 +197,24 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	d.Expiry = tokenExpiry(tr, claims, now)
 	d.Issued, d.Seen = now.Unix(), now.Unix()
 	d.Gen++
+	hint, err := m.sealHint(d.ID, d.IDToken) // "" when the refresh brought no new ID token
+	if err != nil {
+		return nil, err
+	}
 	cookie, err := m.sealSession(&d)
 	if err != nil {
 		return nil, err
 	}
-	return &replacement{key: cacheKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now.Unix())}, nil
+	return &replacement{key: cacheKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
+}
+
+// writeReplacement hands a refreshed or re-issued session to the browser: its cookie, and its logout cookie when
+// the refresh brought a new ID token.
+func (m *Middleware) writeReplacement(w http.ResponseWriter, r *http.Request, rep *replacement) {
+	if err := m.writeSessionCookie(w, r, rep.cookie); err != nil {
+		m.logf(levelError, "writing the replaced session: %v", err)
+	}
+	m.writeHint(w, r, rep.hint)
 }
 
 // tokenExpiry is when the session's tokens expire: expires_in of the access token, else the ID token's exp.

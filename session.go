@@ -74,19 +74,24 @@ func open(aeads []cipher.AEAD, aad, value string) ([]byte, error) {
 	return nil, errBadCookie
 }
 
-// sessionData is what the session cookie holds: only what the plugin needs. Exported, tagged fields only: under
-// Yaegi, encoding/json would also marshal unexported fields.
+// sessionData is what the session cookie holds: only what the plugin needs on any request, since the browser sends
+// it with every one (README "Cookie budget"). Exported, tagged fields only: under Yaegi, encoding/json would also
+// marshal unexported fields.
 type sessionData struct {
-	Claims       map[string]any `json:"c"`
-	IDToken      string         `json:"i,omitempty"`
-	AccessToken  string         `json:"a,omitempty"`
-	RefreshToken string         `json:"r,omitempty"`
-	Expiry       int64          `json:"e"`           // unix seconds: when the tokens expire
-	Issued       int64          `json:"n,omitempty"` // unix seconds: when the tokens were obtained (their lifetime starts)
-	Created      int64          `json:"t"`           // unix seconds: login time, for sessionMaxAge
-	Seen         int64          `json:"s,omitempty"` // unix seconds: last activity, for sessionIdleTimeout
-	ID           string         `json:"d"`           // random per login, kept by refreshes: the session chain (chain.go)
-	Gen          int64          `json:"g,omitempty"` // refreshes since login: a successor has a higher generation
+	Claims map[string]any `json:"c"` // only those headers and rules read (claims.go)
+	// IDToken is never sealed into the session cookie: the logout cookie carries it (hint.go). Cookies sealed before
+	// may still hold one; logout uses it when there is no logout cookie.
+	IDToken string `json:"i,omitempty"`
+	// AccessToken is in the cookie only with forwardAccessToken, which sends it upstream on every request; else it
+	// is needed only while a login or refresh collects the claims.
+	AccessToken  string `json:"a,omitempty"`
+	RefreshToken string `json:"r,omitempty"` // a refresh may be due on any path: it travels with every request
+	Expiry       int64  `json:"e"`           // unix seconds: when the tokens expire
+	Issued       int64  `json:"n,omitempty"` // unix seconds: when the tokens were obtained (their lifetime starts)
+	Created      int64  `json:"t"`           // unix seconds: login time, for sessionMaxAge
+	Seen         int64  `json:"s,omitempty"` // unix seconds: last activity, for sessionIdleTimeout
+	ID           string `json:"d"`           // random per login, kept by refreshes: the session chain (chain.go)
+	Gen          int64  `json:"g,omitempty"` // refreshes since login: a successor has a higher generation
 }
 
 // stateData is what a login-attempt cookie holds.
@@ -98,7 +103,14 @@ type stateData struct {
 	Expiry   int64  `json:"e"`
 }
 
+// sealSession seals d into a session cookie value. What must not travel with every request is dropped from d
+// first, in place, so that the session cached here is the one another replica opens from the cookie: the ID token
+// (in the logout cookie, hint.go) and the access token unless forwardAccessToken.
 func (m *Middleware) sealSession(d *sessionData) (string, error) {
+	d.IDToken = ""
+	if !m.s.forwardAccessToken {
+		d.AccessToken = ""
+	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return "", err
@@ -147,7 +159,12 @@ func (m *Middleware) readSessionCookie(r *http.Request) (string, error) {
 // sessionValue is readSessionCookie on the request's parsed cookies (the hot path parses them once). Of several
 // cookies with one name the first counts, as with r.Cookie.
 func sessionValue(m *Middleware, cookies []*http.Cookie) (string, error) {
-	v, ok := cookieValue(cookies, m.s.cookieName)
+	return chunkedValue(cookies, m.chunkNames)
+}
+
+// chunkedValue reassembles a value written by writeChunked under names (names[0] the main cookie).
+func chunkedValue(cookies []*http.Cookie, names []string) (string, error) {
+	v, ok := cookieValue(cookies, names[0])
 	if !ok {
 		return "", errNoCookie
 	}
@@ -156,13 +173,13 @@ func sessionValue(m *Middleware, cookies []*http.Cookie) (string, error) {
 		return v, nil
 	}
 	n, err := strconv.Atoi(v[:dot])
-	if err != nil || n < 2 || n > maxSessionChunks {
+	if err != nil || n < 2 || n > len(names) {
 		return "", errBadCookie
 	}
 	parts := make([]string, n)
 	parts[0] = v[dot+1:]
 	for i := 1; i < n; i++ {
-		ci, ok := cookieValue(cookies, m.chunkNames[i])
+		ci, ok := cookieValue(cookies, names[i])
 		if !ok {
 			return "", errBadCookie
 		}
@@ -182,13 +199,19 @@ func cookieValue(cookies []*http.Cookie, name string) (string, bool) {
 
 // writeSessionCookie sets the session, in chunks when needed, and expires chunks left over from a larger one.
 func (m *Middleware) writeSessionCookie(w http.ResponseWriter, r *http.Request, value string) error {
+	return m.writeChunked(w, r, m.chunkNames, m.s.cookiePath, value)
+}
+
+// writeChunked sets value under names (a chunked value is "<n>.<chunk0>" in names[0] and the rest in names[1…n-1];
+// base64url never contains '.'), on path, and expires the chunks from index n on that the browser sent.
+func (m *Middleware) writeChunked(w http.ResponseWriter, r *http.Request, names []string, path, value string) error {
 	n := (len(value) + maxCookieChunk - 1) / maxCookieChunk
-	if n > maxSessionChunks {
-		return errors.New("session is too large for " + strconv.Itoa(maxSessionChunks) + " cookies; forward fewer claims")
+	if n > len(names) {
+		return errors.New("session is too large for " + strconv.Itoa(len(names)) + " cookies; forward fewer claims")
 	}
 	maxAge := int(m.s.maxAge / time.Second)
 	if n <= 1 {
-		http.SetCookie(w, m.newCookie(m.s.cookieName, value, m.s.cookiePath, maxAge))
+		http.SetCookie(w, m.newCookie(names[0], value, path, maxAge))
 	} else {
 		for i := 0; i < n; i++ {
 			end := (i + 1) * maxCookieChunk
@@ -199,21 +222,21 @@ func (m *Middleware) writeSessionCookie(w http.ResponseWriter, r *http.Request, 
 			if i == 0 {
 				part = strconv.Itoa(n) + "." + part
 			}
-			http.SetCookie(w, m.newCookie(m.chunkName(i), part, m.s.cookiePath, maxAge))
+			http.SetCookie(w, m.newCookie(names[i], part, path, maxAge))
 		}
 	}
-	m.expireChunks(w, r, n)
+	m.expireChunked(w, r, names, path, n)
 	return nil
 }
 
-// expireChunks deletes the chunk cookies from index `from` on that the browser sent.
-func (m *Middleware) expireChunks(w http.ResponseWriter, r *http.Request, from int) {
+// expireChunked deletes the chunk cookies of names from index `from` on that the browser sent.
+func (m *Middleware) expireChunked(w http.ResponseWriter, r *http.Request, names []string, path string, from int) {
 	if from < 1 {
 		from = 1
 	}
-	for i := from; i < maxSessionChunks; i++ {
-		if _, err := r.Cookie(m.chunkName(i)); err == nil {
-			http.SetCookie(w, m.newCookie(m.chunkName(i), "", m.s.cookiePath, -1))
+	for i := from; i < len(names); i++ {
+		if _, err := r.Cookie(names[i]); err == nil {
+			http.SetCookie(w, m.newCookie(names[i], "", path, -1))
 		}
 	}
 }
@@ -221,7 +244,7 @@ func (m *Middleware) expireChunks(w http.ResponseWriter, r *http.Request, from i
 // clearSessionCookie deletes the session and every chunk.
 func (m *Middleware) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, m.newCookie(m.s.cookieName, "", m.s.cookiePath, -1))
-	m.expireChunks(w, r, 1)
+	m.expireChunked(w, r, m.chunkNames, m.s.cookiePath, 1)
 }
 
 // stateCookieName binds a login attempt to its own cookie, so that parallel logins in several tabs don't clash.
