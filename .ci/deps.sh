@@ -16,6 +16,9 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v podman-compose >/dev/null 2>&1 || need+=(podman-compose)
 command -v runc >/dev/null 2>&1 || need+=(runc)
+# podman's network stack: CNI (named, so that apt does not pick netavark for podman's virtual dependency), with the
+# dnsname plugin that resolves compose service names.
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
