@@ -27,6 +27,7 @@ func TestCompose(t *testing.T) {
 	needTool(t, "podman", "run `make deps` (apt-get install podman runc)")
 	needTool(t, "podman-compose", "run `make deps` (apt-get install podman-compose)")
 	needTraefik(t)
+	hostLock(t, "compose") // the image tags and the project name are the machine's
 	start := time.Now()
 
 	httpPort, idpPort := freePort(t), freePort(t)

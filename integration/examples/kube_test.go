@@ -30,6 +30,7 @@ import (
 func TestKubernetes(t *testing.T) {
 	needRoot(t)
 	traefik := needTraefik(t)
+	hostLock(t, "netns") // the namespace, the veth pair and their addresses are the machine's
 	start := time.Now()
 	k := startKubeAPI(t)
 	applyTraefikCRDs(t, k)

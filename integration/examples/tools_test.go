@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +90,31 @@ func needTraefik(t *testing.T) string {
 		t.Fatalf("traefik binary: %v", traefikErr)
 	}
 	return stack.BinPath()
+}
+
+// hostLock holds an exclusive lock of this machine (flock on a file in the temp directory) until the test ends:
+// two runs of the suite at once (a developer's and CI's) would otherwise share image tags, the compose project and
+// the network namespace, and one's cleanup would remove the other's. It waits up to 15 minutes.
+func hostLock(t *testing.T, name string) {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "descopeoidc-"+name+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			t.Fatalf("%s: held by another run for 15 minutes: %v", path, err)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
 
 // freePort is a loopback port that was free a moment ago.
