@@ -2,6 +2,7 @@ package examples
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"reflect"
@@ -58,6 +59,44 @@ func TestStaticExample(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	if _, err := y.Build(mw.Plugin[harness.PluginName], next, "descope-auth@file"); err != nil {
 		t.Fatalf("the plugin rejects examples/static/dynamic.yml: %v", err)
+	}
+}
+
+// TestComposeWithoutOverride reads examples/compose/dynamic.yml as Traefik does for a Docker user against Descope
+// (no docker-compose.devidp.yml: OIDC_ISSUER and OIDC_ALLOW_HTTP_ISSUER unset): the issuer must stay empty (derived
+// from the project ID), http issuers refused, and the plugin must accept it with the values of .env.example.
+// TestCompose runs the file with the override; this is the path no test here can run for real.
+func TestComposeWithoutOverride(t *testing.T) {
+	for _, name := range []string{"OIDC_ISSUER", "OIDC_ALLOW_HTTP_ISSUER"} {
+		t.Setenv(name, "") // restored at the end
+		os.Unsetenv(name)
+	}
+	dyn := loadDynamicFile(t, repoFile("examples", "compose", "dynamic.yml"))
+	mw, ok := dyn.HTTP.Middlewares["descope-auth"]
+	if !ok || mw.Plugin[harness.PluginName] == nil {
+		t.Fatalf("dynamic.yml: no middleware descope-auth with plugin %s", harness.PluginName)
+	}
+	cfg := mw.Plugin[harness.PluginName]
+	// Traefik hands plugin settings over as strings; the plugin decodes the boolean.
+	if cfg["issuer"] != "" || fmt.Sprint(cfg["allowInsecureIssuer"]) != "false" {
+		t.Errorf("without the override: issuer %#v, allowInsecureIssuer %#v; want \"\" and false", cfg["issuer"], cfg["allowInsecureIssuer"])
+	}
+	env, err := os.ReadFile(repoFile("examples", "compose", ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(env), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			t.Setenv(k, v)
+		}
+	}
+	y, err := harness.LoadLocal("yaegi", harness.RepoRoot(), harness.ModuleName, harness.PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	if _, err := y.Build(cfg, next, "descope-auth@file"); err != nil {
+		t.Fatalf("the plugin rejects examples/compose/dynamic.yml with .env.example: %v", err)
 	}
 }
 
@@ -154,16 +193,13 @@ func loadDynamicFile(t *testing.T, filename string) *dynamic.Configuration {
 }
 
 // checkTopLevelKeys fails on top-level keys of a YAML file that typ does not have (a "provider:" typo would lose the
-// providers without a word from Traefik).
+// providers without a word from Traefik). It reads the unindented "key:" lines: the file provider's templating may
+// make the raw file invalid YAML.
 func checkTopLevelKeys(t *testing.T, filename string, typ reflect.Type) {
 	t.Helper()
 	b, err := os.ReadFile(filename)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var top map[string]any
-	if err := yaml.Unmarshal(b, &top); err != nil {
-		t.Fatalf("%s: %v", filename, err)
 	}
 	known := map[string]bool{}
 	for i := 0; i < typ.NumField(); i++ {
@@ -173,9 +209,13 @@ func checkTopLevelKeys(t *testing.T, filename string, typ reflect.Type) {
 		}
 		known[strings.ToLower(name)] = true
 	}
-	for k := range top {
-		if !known[strings.ToLower(k)] {
-			t.Errorf("%s: unknown top-level section %q (Traefik ignores it)", filename, k)
+	for _, line := range strings.Split(string(b), "\n") {
+		key, _, ok := strings.Cut(line, ":")
+		if !ok || key == "" || strings.ContainsAny(key[:1], " \t#-") {
+			continue
+		}
+		if !known[strings.ToLower(key)] {
+			t.Errorf("%s: unknown top-level section %q (Traefik ignores it)", filename, key)
 		}
 	}
 }
