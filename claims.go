@@ -153,15 +153,16 @@ func (m *Middleware) collectClaims(ctx context.Context, idClaims map[string]any,
 }
 
 // refreshedClaims re-reads the claims after a refresh into d (its new access token). newID is the verified claims
-// of the refresh's new ID token, empty when the provider sent none: then the login's ID token (d.IDToken, from the
-// sealed session, verified at login) still names the user, but ranks last, since its claims are as old as the login.
+// of the refresh's new ID token, empty when the provider sent none: then the claims collected at login (d.Claims; or
+// the login's ID token, when a session sealed before the ID token moved to the logout cookie still holds it) stand in
+// for the ID token, ranked last, since they are as old as the login.
 func (m *Middleware) refreshedClaims(ctx context.Context, d *sessionData, newID map[string]any) (map[string]any, error) {
 	if _, ok := newID["sub"]; ok {
 		return m.collect(ctx, m.s.sources.order, newID, d.AccessToken)
 	}
 	old := map[string]any{}
 	if parts := strings.Split(d.IDToken, "."); len(parts) != 3 || decodeSegment(parts[1], &old) != nil || old["sub"] != d.Claims["sub"] {
-		old = d.Claims // no usable ID token in the session: what was collected at login stands in for it
+		old = d.Claims
 	}
 	order := make([]string, 0, len(m.s.sources.order))
 	for _, src := range m.s.sources.order {
