@@ -41,7 +41,11 @@ func newAuthzRules(c *Config) (*authzRules, error) {
 		if len(r.Equals) == 0 && len(r.Contains) == 0 {
 			return nil, fmt.Errorf("claimRules[%d]: set equals or contains for claim %q", i, claim)
 		}
-		a.claims = append(a.claims, claimRule{name: claim, path: strings.Split(claim, "."), equals: r.Equals, contains: r.Contains})
+		path, err := parseClaimPath(fmt.Sprintf("claimRules[%d].claim", i), claim)
+		if err != nil {
+			return nil, err
+		}
+		a.claims = append(a.claims, claimRule{name: claim, path: path, equals: r.Equals, contains: r.Contains})
 	}
 	return a, nil
 }

@@ -52,6 +52,7 @@ type Config struct {
 	RefreshMargin           string            `json:"refreshMargin,omitempty"`
 	AllowBearerTokens       bool              `json:"allowBearerTokens,omitempty"`
 	BearerAudiences         []string          `json:"bearerAudiences,omitempty"`
+	BearerClients           []string          `json:"bearerClients,omitempty"`
 	AcceptedIssuers         []string          `json:"acceptedIssuers,omitempty"`
 	RequiredRoles           []string          `json:"requiredRoles,omitempty"`
 	RequiredPermissions     []string          `json:"requiredPermissions,omitempty"`
@@ -137,11 +138,17 @@ type settings struct {
 	refreshMargin                  time.Duration
 	bearer                         bool
 	bearerAudiences                []string
+	bearerClients                  []string
+	requireBearerClient            bool // bearerClients was configured: azp or client_id must be present
 	bearerIssuers                  []string
+	projectID                      string
+	authMaxAge                     time.Duration // from authParams.max_age: ID tokens need a recent auth_time
 	authz                          *authzRules
 	sources                        *claimSources // claimsFrom, userinfo, requireVerifiedEmail (claims.go)
 	excluded                       *pathMatcher
 	client                         *http.Client
+	transportKey                   string // caFile path and TLS switches: which shared provider cache to use
+	caFingerprint                  string // SHA-256 of the caFile content
 	logLevel                       int
 	entry                          loginEntry    // loginPath, allowPreflight: loginentry.go
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
@@ -227,7 +234,7 @@ func expandConfigEnv(c *Config) error {
 		l   []string
 	}{
 		{"previousSessionSecrets", c.PreviousSessionSecrets}, {"scopes", c.Scopes},
-		{"bearerAudiences", c.BearerAudiences}, {"acceptedIssuers", c.AcceptedIssuers},
+		{"bearerAudiences", c.BearerAudiences}, {"bearerClients", c.BearerClients}, {"acceptedIssuers", c.AcceptedIssuers},
 		{"requiredRoles", c.RequiredRoles}, {"requiredPermissions", c.RequiredPermissions},
 		{"excludedPaths", c.ExcludedPaths}, {"claimsFrom", c.ClaimsFrom},
 	}
@@ -257,8 +264,9 @@ func expandConfigEnv(c *Config) error {
 }
 
 func deriveIdentity(c *Config, s *settings) error {
-	s.issuer = strings.TrimSuffix(c.Issuer, "/")
+	s.issuer = c.Issuer // exactly as configured: compared with discovery's issuer and iss as is (OIDC Discovery 4.3)
 	s.clientID = c.ClientID
+	s.projectID = c.ProjectID
 	if c.ProjectID != "" {
 		if strings.ContainsAny(c.ProjectID, "/?#: ") {
 			return fmt.Errorf("projectID: %q is not a Descope project ID", c.ProjectID)
@@ -568,6 +576,16 @@ func deriveScopes(c *Config, s *settings) error {
 			return fmt.Errorf("authParams: %q is set by the plugin and cannot be overridden", k)
 		}
 		s.authParams.Set(k, v)
+		if strings.EqualFold(k, "max_age") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return fmt.Errorf("authParams: max_age %q is not a number of seconds", v)
+			}
+			s.authMaxAge = time.Duration(n) * time.Second
+			if n == 0 {
+				s.authMaxAge = time.Nanosecond // max_age=0: auth_time required, the authentication must be fresh
+			}
+		}
 	}
 	return nil
 }
@@ -594,7 +612,10 @@ func deriveHeaders(c *Config, s *settings) error {
 		if claim == "" {
 			continue // an empty claim only strips the header
 		}
-		path := strings.Split(claim, ".")
+		path, err := parseClaimPath("forwardHeaders."+name, claim)
+		if err != nil {
+			return err
+		}
 		s.keepClaims[path[0]] = true
 		s.headers = append(s.headers, headerRule{name: canon, path: path})
 	}
@@ -641,7 +662,20 @@ func deriveBearer(c *Config, s *settings) error {
 	if len(s.bearerAudiences) == 0 {
 		s.bearerAudiences = []string{s.clientID}
 	}
-	s.bearerIssuers = append([]string{s.issuer}, nonEmpty(c.AcceptedIssuers)...)
+	s.bearerClients = nonEmpty(c.BearerClients)
+	s.requireBearerClient = len(s.bearerClients) > 0
+	if !s.requireBearerClient {
+		s.bearerClients = []string{s.clientID}
+	}
+	s.bearerIssuers = []string{s.issuer}
+	if s.projectID != "" && s.projectID != s.issuer {
+		s.bearerIssuers = append(s.bearerIssuers, s.projectID) // Descope's session token: iss is the bare project ID
+	}
+	for _, iss := range nonEmpty(c.AcceptedIssuers) {
+		if !contains(s.bearerIssuers, iss) {
+			s.bearerIssuers = append(s.bearerIssuers, iss)
+		}
+	}
 	return nil
 }
 

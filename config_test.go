@@ -146,8 +146,8 @@ func TestConfigAcceptsValidVariants(t *testing.T) {
 			}
 		}},
 		{"issuer trailing slash", func(c *Config) { c.Issuer = "https://idp.example/tenant/" }, func(t *testing.T, s *settings) {
-			if s.issuer != "https://idp.example/tenant" {
-				t.Errorf("issuer = %q", s.issuer)
+			if s.issuer != "https://idp.example/tenant/" {
+				t.Errorf("issuer = %q, want it exactly as configured", s.issuer)
 			}
 		}},
 		{"http loopback issuers", func(c *Config) { c.Issuer = "http://127.0.0.1:9999/x" }, nil},

@@ -124,6 +124,5 @@ func (m *Middleware) descopeEntry(ctx context.Context, tok string) (*entry, erro
 
 // verifyDescopeSession checks a session JWT with the access-token policy of bearer tokens.
 func (m *Middleware) verifyDescopeSession(ctx context.Context, tok string) (map[string]any, error) {
-	o := verifyOpts{issuers: m.s.bearerIssuers, audiences: m.s.bearerAudiences, kind: "descope session token"}
-	return m.verify(ctx, tok, o)
+	return m.bearerTokens.verify(ctx, tok)
 }

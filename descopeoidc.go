@@ -29,6 +29,10 @@ type Middleware struct {
 	chunkNames []string
 	dsTokens   *entryCache // verified Descope session JWTs (descopeSessionCookie), nil when off: descopecookie.go
 	hintNames  []string    // the logout cookie and its chunks (hint.go)
+	// The token verifiers, each with its own policy (idtoken.go, accesstoken.go). Their clock is m.now.
+	idTokens     *idTokenVerifier
+	bearerTokens *accessTokenVerifier
+	claimsSource *claimsSourceVerifier
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -38,12 +42,11 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	if err != nil {
 		return nil, fmt.Errorf("descopeoidc %s: invalid configuration: %w", name, err)
 	}
-	transportKey := fmt.Sprintf("%s|%t|%t", config.CAFile, config.InsecureSkipVerify, config.AllowInsecureIssuer)
 	m := &Middleware{
 		next:     next,
 		name:     name,
 		s:        s,
-		p:        getProvider(s.issuer, transportKey, s.client, config.AllowInsecureIssuer),
+		p:        getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
 		sessions: newEntryCache(maxCachedSessions),
 		bearers:  newEntryCache(maxCachedBearers),
 		states:   newUsedStates(),
@@ -51,6 +54,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	}
 	m.hintNames = hintCookieNames(s.cookieName)
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.hintNames[0])
+	m.buildVerifiers()
 	m.chunkNames = make([]string, maxSessionChunks)
 	m.chunkNames[0] = s.cookieName
 	for i := 1; i < maxSessionChunks; i++ {
@@ -58,6 +62,27 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	}
 	setupDescopeCookie(m)
 	return m, nil
+}
+
+// buildVerifiers derives the three token verifiers from the settings; they read the time through m.now.
+func (m *Middleware) buildVerifiers() {
+	s := m.s
+	now := func() time.Time { return m.now() }
+	m.idTokens = &idTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, requireAZP: s.requireAZP,
+		leeway: s.leeway, maxAge: s.authMaxAge, now: now}
+	m.bearerTokens = &accessTokenVerifier{keys: m.p, issuers: s.bearerIssuers, audiences: s.bearerAudiences,
+		clients: s.bearerClients, requireClient: s.requireBearerClient, leeway: s.leeway, now: now}
+	m.claimsSource = &claimsSourceVerifier{keys: m.p, issuers: s.bearerIssuers, leeway: s.leeway, now: now}
+}
+
+// verifyClaimsSource returns the claims of the OAuth access token from the plugin's own token response (a login or
+// a refresh), for reading claims such as Descope's roles, permissions, tenants and dct (claims.go). The token must be
+// a JWT signed with the provider's keys, from an accepted issuer (the issuer, acceptedIssuers, the bare projectID),
+// unexpired; its audience and client are not checked, because it came from the token endpoint to us. An opaque
+// access token returns errNotJWT (no claims to read, not a failure). Never use this for tokens a client sent: those
+// go through m.bearerTokens.
+func (m *Middleware) verifyClaimsSource(ctx context.Context, raw string) (map[string]any, error) {
+	return m.claimsSource.verify(ctx, raw)
 }
 
 // ServeHTTP routes the plugin's own paths and authenticates everything else.

@@ -1,7 +1,7 @@
 package descopeoidc
 
 // Fuzz targets for every parser of untrusted input: the session cookie (with its chunks), the login (state) cookie,
-// the JWT header and payload through Middleware.verify, the JWKS, the discovery document, the token response and the
+// the JWT header and payload through the ID-token verifier, the JWKS, the discovery document, the token response and the
 // post-login redirect target. Each also runs as a plain test over its seeds (go test -run Fuzz .). To fuzz one:
 //
 //	go test -run '^$' -fuzz '^FuzzSessionCookie$' -fuzztime 20s .
@@ -532,12 +532,12 @@ func fzCheckAccepted(t *testing.T, raw string, claims map[string]any) {
 	}
 }
 
-// FuzzVerifyJWT feeds arbitrary compact JWTs to Middleware.verify as ID tokens.
+// FuzzVerifyJWT feeds arbitrary compact JWTs to the ID-token verifier.
 func FuzzVerifyJWT(f *testing.F) {
 	m := fzMiddleware(f)
 	fzAdd(f, fzTokenSeeds(f))
 	f.Fuzz(func(t *testing.T, raw string) {
-		claims, err := m.verify(context.Background(), raw, m.idTokenOpts(fzNonce))
+		claims, err := m.idTokens.verify(context.Background(), raw, fzNonce)
 		if err != nil {
 			if len(err.Error()) > 2048 {
 				t.Fatalf("error of %d bytes", len(err.Error()))
@@ -567,7 +567,7 @@ func FuzzJWTClaims(f *testing.F) {
 			t.Fatal(err)
 		}
 		raw := input + "." + fzB64(sig)
-		claims, err := m.verify(context.Background(), raw, m.idTokenOpts(fzNonce))
+		claims, err := m.idTokens.verify(context.Background(), raw, fzNonce)
 		if err == nil {
 			fzCheckAccepted(t, raw, claims)
 		}
@@ -719,7 +719,7 @@ func TestFuzzHarnessAcceptsValidInputs(t *testing.T) {
 	m := fzMiddleware(t)
 	for i, seed := range fzTokenSeeds(t)[:2] {
 		raw := seed[0].(string)
-		claims, err := m.verify(context.Background(), raw, m.idTokenOpts(fzNonce))
+		claims, err := m.idTokens.verify(context.Background(), raw, fzNonce)
 		if err != nil {
 			t.Fatalf("token seed %d: %v", i, err)
 		}
@@ -729,7 +729,7 @@ func TestFuzzHarnessAcceptsValidInputs(t *testing.T) {
 	good, _ := json.Marshal(fzGoodClaims())
 	input := fzB64([]byte(`{"alg":"RS256","kid":"`+fzRSAKid+`"}`)) + "." + fzB64(good)
 	sig, _ := jwt.SigningMethodRS256.Sign(input, rk)
-	if _, err := m.verify(context.Background(), input+"."+fzB64(sig), m.idTokenOpts(fzNonce)); err != nil {
+	if _, err := m.idTokens.verify(context.Background(), input+"."+fzB64(sig), fzNonce); err != nil {
 		t.Fatalf("FuzzJWTClaims construction: %v", err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "https://app.example/app", nil)

@@ -226,10 +226,6 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 	}
 }
 
-func (m *Middleware) idTokenOpts(nonce string) verifyOpts {
-	return verifyOpts{issuers: []string{m.s.issuer}, audiences: []string{m.s.clientID}, nonce: nonce, kind: "id token"}
-}
-
 func bearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
@@ -260,8 +256,7 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 	key := cacheKey(tok)
 	e := m.bearers.get(key)
 	if e == nil {
-		o := verifyOpts{issuers: m.s.bearerIssuers, audiences: m.s.bearerAudiences, kind: "access token"}
-		claims, err := m.verify(r.Context(), tok, o)
+		claims, err := m.bearerTokens.verify(r.Context(), tok)
 		if err != nil {
 			m.logf(levelInfo, "bearer token rejected: %v", err)
 			if errors.Is(err, errProviderUnavailable) {

@@ -109,7 +109,7 @@ func newTestKey(t testing.TB, alg, kid string, idx int) *testKey {
 			t.Fatal(err)
 		}
 		k.priv, k.pub = e, &e.PublicKey
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +188,11 @@ func signJWT(t testing.TB, k *testKey, header, claims map[string]any) string {
 		t.Fatal(err)
 	}
 	input := b64u(hb) + "." + b64u(cb)
-	sig, err := jwt.GetSigningMethod(k.alg).Sign(input, k.priv)
+	method := k.alg
+	if method == "Ed25519" {
+		method = "EdDSA" // golang-jwt's name for it
+	}
+	sig, err := jwt.GetSigningMethod(method).Sign(input, k.priv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +268,7 @@ func newFakeIdP(t testing.TB) *fakeIdP {
 		refresh:   map[string]bool{},
 		expiresIn: 300,
 		sub:       testSub,
-		algs:      []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"},
+		algs:      []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"},
 	}
 	k := newTestKey(t, "RS256", "k1", 0)
 	f.keys, f.signer = []*testKey{k}, k

@@ -168,7 +168,7 @@ func algFamily(alg string) (family, crv string) {
 		return familyEC, "P-384"
 	case "ES512":
 		return familyEC, "P-521"
-	case "EdDSA":
+	case "EdDSA", "Ed25519":
 		return familyOKP, "Ed25519"
 	}
 	return "", ""
@@ -198,5 +198,5 @@ func keyFits(k publicKey, family, crv, alg string) bool {
 	if k.family != family || (crv != "" && k.crv != crv) {
 		return false
 	}
-	return k.alg == "" || k.alg == alg
+	return k.alg == "" || k.alg == alg || (isEd25519(k.alg) && isEd25519(alg))
 }

@@ -111,6 +111,13 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	q := r.URL.Query()
 	state := q.Get("state")
+	if err := m.checkCallbackIssuer(r.Context(), q); err != nil {
+		if state != "" {
+			m.clearStateCookie(w, state)
+		}
+		m.loginFailed(w, http.StatusBadRequest, err)
+		return
+	}
 	if e := q.Get("error"); e != "" {
 		m.logf(levelWarn, "provider returned error %q on login", truncate(e, 64))
 		if state != "" {
@@ -175,7 +182,7 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	if tr.IDToken == "" {
 		return "", "", errors.New("token response has no id_token (is the openid scope allowed for this client?)")
 	}
-	claims, err := m.verify(ctx, tr.IDToken, m.idTokenOpts(sd.Nonce))
+	claims, err := m.idTokens.verify(ctx, tr.IDToken, sd.Nonce)
 	if err != nil {
 		return "", "", err
 	}

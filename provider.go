@@ -2,8 +2,10 @@ package descopeoidc
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,13 +22,12 @@ import (
 // issuer so that every middleware instance and every reload shares them, and refreshed without background goroutines.
 
 const (
-	metadataTTL     = 24 * time.Hour
+	metadataTTL     = time.Hour
 	jwksTTL         = time.Hour
 	maxBackoff      = 10 * time.Second
 	maxResponseSize = 1 << 20
 	httpTimeout     = 10 * time.Second
-	refetchBurst    = 3                // unknown-kid refetches available at once
-	refetchEvery    = 20 * time.Second // one more refetch token per period
+	refetchInterval = 5 * time.Second // at most one forced refetch (unknown kid or alg) per provider per interval
 )
 
 var errProviderUnavailable = errors.New("identity provider unavailable")
@@ -42,6 +43,8 @@ type metadata struct {
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	// IssParameter: the provider adds iss to authorization responses (RFC 9207), so a callback must carry it.
+	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // flight deduplicates concurrent fetches: the first caller fetches, the others wait for done.
@@ -67,16 +70,17 @@ type cached struct {
 }
 
 type provider struct {
-	issuer    string
-	client    *http.Client
-	allowHTTP bool
-	now       func() time.Time
+	issuer      string
+	client      *http.Client
+	fingerprint string // SHA-256 of the caFile content the client trusts ("" without caFile)
+	allowHTTP   bool
+	now         func() time.Time
 
-	mu       sync.Mutex
-	meta     cached
-	jwks     cached
-	tokens   float64 // refetch token bucket
-	tokensAt time.Time
+	mu          sync.Mutex
+	meta        cached
+	jwks        cached
+	refreshing  *flight   // the forced refetch running now (refreshKeys)
+	refreshedAt time.Time // when the last forced refetch started
 }
 
 var providers = struct {
@@ -84,15 +88,17 @@ var providers = struct {
 	m map[string]*provider
 }{m: map[string]*provider{}}
 
-// getProvider returns the shared provider for this issuer and transport; it does no I/O.
-func getProvider(issuer, transportKey string, client *http.Client, allowHTTP bool) *provider {
+// getProvider returns the shared provider for this issuer and transport settings; it does no I/O. fingerprint
+// identifies the CA bundle's content: when a reload brings a caFile with other content (a rotated CA), the new
+// instance gets a new provider with its own HTTP client, instead of the first instance's client forever.
+func getProvider(issuer, transportKey, fingerprint string, client *http.Client, allowHTTP bool) *provider {
 	key := issuer + "|" + transportKey
 	providers.Lock()
 	defer providers.Unlock()
 	p := providers.m[key]
-	if p == nil {
-		p = &provider{issuer: issuer, client: client, allowHTTP: allowHTTP, now: time.Now, tokens: refetchBurst}
-		providers.m[key] = p
+	if p == nil || p.fingerprint != fingerprint {
+		p = &provider{issuer: issuer, client: client, fingerprint: fingerprint, allowHTTP: allowHTTP, now: time.Now}
+		providers.m[key] = p // an older instance keeps its own provider until Traefik drops it
 	}
 	return p
 }
@@ -183,7 +189,7 @@ func (p *provider) metadata(ctx context.Context) (*metadata, error) {
 }
 
 func (p *provider) fetchMetadata(ctx context.Context) (*document, error) {
-	body, err := p.fetch(ctx, p.issuer+"/.well-known/openid-configuration")
+	body, err := p.fetch(ctx, discoveryURL(p.issuer))
 	if err != nil {
 		return nil, err
 	}
@@ -194,12 +200,18 @@ func (p *provider) fetchMetadata(ctx context.Context) (*document, error) {
 	return &document{meta: md}, nil
 }
 
+// discoveryURL is the issuer without its trailing slash plus /.well-known/openid-configuration (OIDC Discovery 4).
+func discoveryURL(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+}
+
+// parseMetadata decodes a discovery document; its issuer must equal ours exactly (OIDC Discovery 4.3).
 func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error) {
 	md := &metadata{}
 	if err := json.Unmarshal(body, md); err != nil {
 		return nil, fmt.Errorf("discovery: invalid JSON: %v", err)
 	}
-	if strings.TrimSuffix(md.Issuer, "/") != issuer {
+	if md.Issuer != issuer {
 		return nil, fmt.Errorf("discovery: issuer mismatch: expected %q, got %q", issuer, md.Issuer)
 	}
 	required := []struct{ name, v string }{
@@ -227,7 +239,7 @@ func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error
 	return md, nil
 }
 
-// keys returns the provider's key set; force refetches it (used for an unknown kid, rate limited by the caller).
+// keys returns the provider's key set; force refetches it (used by refreshKeys, which rate-limits it).
 func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
 	md, err := p.metadata(ctx)
 	if err != nil {
@@ -251,56 +263,71 @@ func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
 	return v.keys, nil
 }
 
-// takeRefetchToken reports whether an unknown kid may trigger a JWKS refetch now (a small token bucket), or returns
-// the refetch already running, whose result the caller waits for. (Joining must not force a fetch of its own: a
-// caller that arrives after the flight ended would start one without a token, and a flood would chain them.)
-func (p *provider) takeRefetchToken() (bool, *flight) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.jwks.inflight != nil {
-		return false, p.jwks.inflight
+// verificationKey returns the key that verifies a token with this kid and alg: alg must be one the provider
+// advertises (id_token_signing_alg_values_supported) and kid one of its JWKS. When either is unknown, discovery and
+// the JWKS are refetched once (refreshKeys: deduplicated, and at most once per refetchInterval per provider) and the
+// lookup is repeated: a provider's algorithm migration or key rotation is picked up within seconds, and a flood of
+// made-up kids or algs costs at most two fetches per interval, never locking out a real new key.
+func (p *provider) verificationKey(ctx context.Context, kid, alg string) (any, error) {
+	key, retry, err := p.lookupKey(ctx, kid, alg)
+	if err == nil || !retry {
+		return key, err
 	}
-	now := p.now()
-	p.tokens += now.Sub(p.tokensAt).Seconds() / refetchEvery.Seconds()
-	if p.tokens > refetchBurst {
-		p.tokens = refetchBurst
+	if !p.refreshKeys(ctx) {
+		return nil, err
 	}
-	p.tokensAt = now
-	if p.tokens < 1 {
-		return false, nil
+	key, _, err = p.lookupKey(ctx, kid, alg)
+	if err != nil {
+		return nil, fmt.Errorf("%w (after refetching discovery and the JWKS)", err)
 	}
-	p.tokens--
-	return true, nil
+	return key, nil
 }
 
-// key finds the verification key for (kid, alg), refetching the JWKS once when the kid is unknown.
-func (p *provider) key(ctx context.Context, kid, alg string) (any, error) {
+// lookupKey finds the key in the cached documents; retry says whether refetching them could help (an unknown alg, or
+// an unknown kid; not a token without kid, nor an outage).
+func (p *provider) lookupKey(ctx context.Context, kid, alg string) (key any, retry bool, err error) {
+	md, err := p.metadata(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if !algAllowed(alg, md.IDTokenAlgs) {
+		return nil, true, fmt.Errorf("algorithm %q not allowed (expected one of %q)", alg, allowedAlgs(md.IDTokenAlgs))
+	}
 	ks, err := p.keys(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if k, ok := ks.find(kid, alg); ok {
-		return k, nil
+		return k, false, nil
 	}
-	if kid == "" {
-		return nil, fmt.Errorf("no key for kid %q and alg %s", kid, alg)
+	return nil, kid != "", fmt.Errorf("no key for kid %q and alg %s", kid, alg)
+}
+
+// refreshKeys refetches discovery and the JWKS, unless another caller is doing it (then it waits for that one) or
+// the last forced refetch is less than refetchInterval ago (then it reports false). Both documents keep their stale
+// values when the refetch fails.
+func (p *provider) refreshKeys(ctx context.Context) bool {
+	p.mu.Lock()
+	if f := p.refreshing; f != nil {
+		p.mu.Unlock()
+		<-f.done // bounded by httpTimeout per document; a plain receive (see get)
+		return true
 	}
-	token, running := p.takeRefetchToken()
-	if running != nil {
-		<-running.done // bounded by httpTimeout; a plain receive (see get)
-		ks, err = p.keys(ctx, false)
-	} else if token {
-		ks, err = p.keys(ctx, true)
-	} else {
-		return nil, fmt.Errorf("no key for kid %q and alg %s", kid, alg)
+	now := p.now()
+	if !p.refreshedAt.IsZero() && now.Sub(p.refreshedAt) < refetchInterval {
+		p.mu.Unlock()
+		return false
 	}
-	if err != nil {
-		return nil, err
-	}
-	if k, ok := ks.find(kid, alg); ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("no key for kid %q and alg %s after refetching the JWKS", kid, alg)
+	f := &flight{done: make(chan struct{})}
+	p.refreshing, p.refreshedAt = f, now
+	p.mu.Unlock()
+	_, _ = p.get(ctx, &p.meta, metadataTTL, true, p.fetchMetadata)
+	_, _ = p.keys(ctx, true)
+	p.mu.Lock()
+	p.refreshing = nil
+	p.mu.Unlock()
+	close(f.done)
+	return true
 }
 
 // fetch GETs a provider document with a bounded size and a status check.
@@ -328,20 +355,24 @@ func (p *provider) fetch(ctx context.Context, u string) ([]byte, error) {
 	return body, nil
 }
 
-// newHTTPClient builds the client for provider calls: timeouts, optional CA bundle, never following redirects.
-func newHTTPClient(caFile string, insecure bool) (*http.Client, error) {
+// newHTTPClient builds the client for provider calls: timeouts, optional CA bundle, never following redirects. It
+// also returns the SHA-256 (hex) of the CA bundle ("" without one).
+func newHTTPClient(caFile string, insecure bool) (*http.Client, string, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // documented opt-in
+	fingerprint := ""
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("caFile: cannot read %q: %v", caFile, err)
+			return nil, "", fmt.Errorf("caFile: cannot read %q: %v", caFile, err)
 		}
+		sum := sha256.Sum256(pem)
+		fingerprint = hex.EncodeToString(sum[:])
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("caFile: %q holds no PEM certificate", caFile)
+			return nil, "", fmt.Errorf("caFile: %q holds no PEM certificate", caFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
@@ -357,14 +388,15 @@ func newHTTPClient(caFile string, insecure bool) (*http.Client, error) {
 	var rt http.RoundTripper = transport // assigned separately: a RoundTripper in the literal panics under Yaegi
 	client.Transport = rt
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return client, nil
+	return client, fingerprint, nil
 }
 
 func deriveTransport(c *Config, s *settings) error {
-	client, err := newHTTPClient(c.CAFile, c.InsecureSkipVerify)
+	client, fingerprint, err := newHTTPClient(c.CAFile, c.InsecureSkipVerify)
 	if err != nil {
 		return err
 	}
-	s.client = client
+	s.client, s.caFingerprint = client, fingerprint
+	s.transportKey = fmt.Sprintf("%s|%t|%t", c.CAFile, c.InsecureSkipVerify, c.AllowInsecureIssuer)
 	return nil
 }

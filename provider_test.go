@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,13 +25,42 @@ func TestProviderDiscoveryIssuerMismatch(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 
-	// A trailing slash on the published issuer is the same issuer.
+	// Issuers compare exactly (OpenID Connect Discovery 4.3): a trailing slash makes another issuer.
 	g := newFakeIdP(t)
 	g.set(func(f *fakeIdP) { f.mutateDisc = func(d map[string]any) { d["issuer"] = f.issuer + "/" } })
 	m2, _ := newMW(t, g, g.config())
-	if _, err := m2.p.metadata(context.Background()); err != nil {
-		t.Errorf("issuer with trailing slash: %v", err)
+	_, err = m2.p.metadata(context.Background())
+	mustContain(t, "published with a slash, configured without", fmt.Sprint(err), `expected "`+g.issuer+`", got "`+g.issuer+`/"`)
+}
+
+// A trailing-slash issuer (zitadel's, Auth0's) is used exactly as configured: discovery is fetched from the issuer
+// without its slash plus /.well-known/openid-configuration, and its issuer and the tokens' iss must keep the slash.
+func TestProviderTrailingSlashIssuer(t *testing.T) {
+	f := newFakeIdP(t)
+	slash := f.issuer + "/"
+	f.set(func(f *fakeIdP) { f.mutateDisc = func(d map[string]any) { d["issuer"] = slash } })
+	cfg := f.config()
+	cfg.Issuer = slash
+	m, _ := newMW(t, f, cfg)
+	t.Cleanup(func() { forgetProvider(slash) })
+	if m.s.issuer != slash || m.p.issuer != slash {
+		t.Fatalf("issuer = %q (provider %q), want %q kept as configured", m.s.issuer, m.p.issuer, slash)
 	}
+	if got, want := discoveryURL(slash), f.issuer+"/.well-known/openid-configuration"; got != want {
+		t.Errorf("discovery URL = %q, want %q", got, want)
+	}
+	md, err := m.p.metadata(context.Background())
+	if err != nil || md.Issuer != slash {
+		t.Fatalf("metadata: %v (issuer %v)", err, md)
+	}
+	claims := f.idClaims("")
+	claims["iss"] = slash
+	if _, err := m.idTokens.verify(context.Background(), f.mint(claims), ""); err != nil {
+		t.Errorf("token with the slash issuer: %v", err)
+	}
+	claims["iss"] = f.issuer
+	_, err = m.idTokens.verify(context.Background(), f.mint(claims), "")
+	mustContain(t, "token without the slash", fmt.Sprint(err), "issuer mismatch")
 }
 
 func TestParseMetadata(t *testing.T) {
@@ -294,7 +324,7 @@ func TestProviderFailedJWKSRefreshKeepsOldKeys(t *testing.T) {
 		t.Errorf("JWKS hits = %d, want 2 (one failed refresh)", n)
 	}
 	// Tokens signed with the old key still verify (ID token exp relative to the advanced clock).
-	if _, err := m.verify(ctx, f.mint(f.idClaims("")), m.idTokenOpts("")); err != nil {
+	if _, err := m.idTokens.verify(ctx, f.mint(f.idClaims("")), ""); err != nil {
 		t.Errorf("verify with old keys: %v", err)
 	}
 	// A forced refresh during the backoff keeps the old keys without a fetch.
@@ -359,7 +389,7 @@ func TestNewHTTPClientDoesNotFollowRedirects(t *testing.T) {
 	defer target.Close()
 	redirector := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusFound))
 	defer redirector.Close()
-	client, err := newHTTPClient("", false)
+	client, _, err := newHTTPClient("", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,7 +176,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	}
 	claims := map[string]any{}
 	if tr.IDToken != "" {
-		if claims, err = m.verify(ctx, tr.IDToken, m.idTokenOpts("")); err != nil {
+		if claims, err = m.idTokens.verify(ctx, tr.IDToken, ""); err != nil {
 			if errors.Is(err, errProviderUnavailable) {
 				return nil, err
 			}

@@ -13,75 +13,98 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Token verification is done in our own code, in the order of OpenID Connect Core 3.1.3.7, cheap checks first and
-// the signature last. golang-jwt is used only for its signature algorithms: under Yaegi its claim handling is
-// unreliable (custom claim structs decode empty, its error sentinels never match), see YAEGI.md.
+// Token verification is done in our own code by three verifiers with their own policy (idTokenVerifier,
+// accessTokenVerifier, claimsSourceVerifier), each in the order of OpenID Connect Core 3.1.3.7, cheap checks first and
+// the signature last. This file holds what they share: parsing the compact JWS, the time checks and the signature.
+// golang-jwt is used only for its signature algorithms: under Yaegi its claim handling is unreliable (custom claim
+// structs decode empty, its error sentinels never match), see YAEGI.md.
 
 const maxTokenSize = 16 << 10
 
-// supportedAlgs are the asymmetric algorithms the plugin verifies; "none" and HMAC are never accepted.
+// supportedAlgs are the asymmetric algorithms the plugin verifies; "none" and HMAC are never accepted. "Ed25519" is
+// RFC 9864's fully-specified name of EdDSA with an Ed25519 key.
 var supportedAlgs = map[string]bool{
 	"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true, "PS512": true,
-	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true,
+	"ES256": true, "ES384": true, "ES512": true, "EdDSA": true, "Ed25519": true,
 }
 
-// verifyOpts says what a particular kind of token must satisfy.
-type verifyOpts struct {
-	issuers   []string // accepted iss values
-	audiences []string // at least one must be in aud
-	nonce     string   // required nonce, ID tokens at login only
-	kind      string   // "id token" or "access token", for messages
+// jws is a compact JWS split and decoded, its signature not yet checked.
+type jws struct {
+	alg, kid, typ string
+	claims        map[string]any
+	signingInput  string
+	sig           []byte
 }
 
-type jwtHeader struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-	Typ string `json:"typ"`
-}
-
-// verify checks a compact JWS and returns its claims.
-func (m *Middleware) verify(ctx context.Context, raw string, o verifyOpts) (map[string]any, error) {
+// parseJWS splits and decodes a compact JWS. It refuses what no verifier accepts: oversized or malformed tokens, an
+// unsupported alg, and any crit header (RFC 7515 4.1.11: we understand no extension).
+func parseJWS(raw string) (*jws, error) {
 	if len(raw) > maxTokenSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", o.kind, maxTokenSize)
+		return nil, fmt.Errorf("larger than %d bytes", maxTokenSize)
 	}
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%s: malformed: expected 3 parts, got %d", o.kind, len(parts))
+		return nil, fmt.Errorf("malformed: expected 3 parts, got %d", len(parts))
 	}
-	var hdr jwtHeader
+	hdr := map[string]any{}
 	if err := decodeSegment(parts[0], &hdr); err != nil {
-		return nil, fmt.Errorf("%s: header: %v", o.kind, err)
+		return nil, fmt.Errorf("header: %v", err)
 	}
-	claims := map[string]any{}
-	if err := decodeSegment(parts[1], &claims); err != nil {
-		return nil, fmt.Errorf("%s: payload: %v", o.kind, err)
+	if _, ok := hdr["crit"]; ok {
+		return nil, errors.New("header has crit: no JWS extension is supported (RFC 7515 4.1.11)")
 	}
-	md, err := m.p.metadata(ctx)
-	if err != nil {
-		return nil, err
+	t := &jws{signingInput: parts[0] + "." + parts[1]}
+	var ok bool
+	if t.alg, ok = hdr["alg"].(string); !ok || !supportedAlgs[t.alg] {
+		return nil, fmt.Errorf("algorithm %s not supported (expected an asymmetric JWS algorithm)", quoteAny(hdr["alg"]))
 	}
-	if !algAllowed(hdr.Alg, md.IDTokenAlgs) {
-		return nil, fmt.Errorf("%s: algorithm %q not allowed (expected one of %v)", o.kind, hdr.Alg, allowedAlgs(md.IDTokenAlgs))
+	kid, kidOK := hdr["kid"].(string)
+	typ, typOK := hdr["typ"].(string)
+	if _, present := hdr["kid"]; present && !kidOK {
+		return nil, errors.New("header kid is not a string")
 	}
-	if err := m.checkClaims(claims, o); err != nil {
-		return nil, fmt.Errorf("%s: %v", o.kind, err)
+	if _, present := hdr["typ"]; present && !typOK {
+		return nil, errors.New("header typ is not a string")
+	}
+	t.kid, t.typ = kid, typ
+	t.claims = map[string]any{}
+	if err := decodeSegment(parts[1], &t.claims); err != nil {
+		return nil, fmt.Errorf("payload: %v", err)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, fmt.Errorf("%s: signature is not base64url", o.kind)
+		return nil, errors.New("signature is not base64url")
 	}
-	key, err := m.p.key(ctx, hdr.Kid, hdr.Alg)
+	t.sig = sig
+	return t, nil
+}
+
+func quoteAny(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("of type %T", v)
+}
+
+// checkSignature verifies t's signature with the provider's key for its kid and alg (the provider refreshes its
+// documents, within a budget, when either is unknown). A provider outage stays errProviderUnavailable (%w).
+func checkSignature(ctx context.Context, p *provider, t *jws) error {
+	key, err := p.verificationKey(ctx, t.kid, t.alg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.kind, err) // %w: a JWKS outage must stay errProviderUnavailable (503, not 401)
+		return err
 	}
-	method := jwt.GetSigningMethod(hdr.Alg)
+	name := t.alg
+	if name == "Ed25519" {
+		name = "EdDSA" // golang-jwt registers Ed25519 keys under the polymorphic name
+	}
+	method := jwt.GetSigningMethod(name)
 	if method == nil {
-		return nil, fmt.Errorf("%s: algorithm %q unknown", o.kind, hdr.Alg)
+		return fmt.Errorf("algorithm %q unknown", t.alg)
 	}
-	if err := method.Verify(parts[0]+"."+parts[1], sig, key); err != nil {
-		return nil, fmt.Errorf("%s: bad signature (kid %q, alg %s)", o.kind, hdr.Kid, hdr.Alg)
+	if err := method.Verify(t.signingInput, t.sig, key); err != nil {
+		return fmt.Errorf("bad signature (kid %q, alg %s)", t.kid, t.alg)
 	}
-	return claims, nil
+	return nil
 }
 
 func decodeSegment(seg string, v any) error {
@@ -109,6 +132,8 @@ func allowedAlgs(advertised []string) []string {
 	return out
 }
 
+// algAllowed: alg is supported and advertised (RS256 when nothing is). EdDSA and Ed25519 stand for each other: with
+// an Ed25519 key (the only OKP curve we accept) they are the same algorithm (RFC 9864 section 2.2).
 func algAllowed(alg string, advertised []string) bool {
 	if !supportedAlgs[alg] {
 		return false
@@ -117,82 +142,72 @@ func algAllowed(alg string, advertised []string) bool {
 		return alg == "RS256"
 	}
 	for _, a := range advertised {
-		if a == alg {
+		if a == alg || (isEd25519(a) && isEd25519(alg)) {
 			return true
 		}
 	}
 	return false
 }
 
-// checkClaims applies the claim rules in spec order: iss, aud, azp, exp, iat, nbf, sub, nonce.
-func (m *Middleware) checkClaims(c map[string]any, o verifyOpts) error {
+func isEd25519(alg string) bool { return alg == "EdDSA" || alg == "Ed25519" }
+
+// checkIssuer: iss must be one of issuers, exactly (no normalisation).
+func checkIssuer(c map[string]any, issuers []string) error {
 	iss, _ := c["iss"].(string)
-	if !contains(o.issuers, iss) {
-		return fmt.Errorf("issuer mismatch: expected %q, got %q", o.issuers[0], iss)
+	if !contains(issuers, iss) {
+		if len(issuers) == 1 {
+			return fmt.Errorf("issuer mismatch: expected %q, got %q", issuers[0], iss)
+		}
+		return fmt.Errorf("issuer mismatch: expected one of %q, got %q", issuers, iss)
 	}
+	return nil
+}
+
+// checkAudience: aud (string or list) must contain one of want.
+func checkAudience(c map[string]any, want []string) ([]string, error) {
 	aud, ok := audienceList(c["aud"])
 	if !ok {
-		return errors.New("aud claim is missing or not a string or list of strings")
+		return nil, errors.New("aud claim is missing or not a string or list of strings")
 	}
-	if !anyIn(o.audiences, aud) {
-		return fmt.Errorf("audience mismatch: expected %q in %v", o.audiences[0], aud)
+	if !anyIn(want, aud) {
+		return nil, fmt.Errorf("audience mismatch: expected one of %q in %q", want, aud)
 	}
-	if err := m.checkAZP(c, aud); err != nil {
-		return err
-	}
-	if err := m.checkTimes(c); err != nil {
-		return err
-	}
-	if sub, _ := c["sub"].(string); sub == "" {
-		return errors.New("sub claim missing")
-	}
-	if o.nonce != "" {
-		if n, _ := c["nonce"].(string); n != o.nonce {
-			return errors.New("nonce mismatch: the token was not issued for this login attempt")
-		}
-	}
-	return nil
+	return aud, nil
 }
 
-func (m *Middleware) checkAZP(c map[string]any, aud []string) error {
-	azp, present := c["azp"].(string)
-	if m.s.requireAZP && !present {
-		return fmt.Errorf("azp claim missing: Descope adds it only when told to; in the Descope console add a JWT template " +
-			"with a custom claim \"azp\" whose value is the project ID (or set requireAZP: false)")
-	}
-	if present && azp != m.s.clientID {
-		return fmt.Errorf("azp mismatch: expected %q, got %q", m.s.clientID, azp)
-	}
-	if !present && len(aud) > 1 {
-		return errors.New("azp claim missing while the token has several audiences")
-	}
-	return nil
-}
-
-func (m *Middleware) checkTimes(c map[string]any) error {
-	now := m.now()
+// checkTimes checks exp (required), iat (required when requireIAT; never in the future) and nbf, with leeway.
+func checkTimes(c map[string]any, now time.Time, leeway time.Duration, requireIAT bool) error {
 	exp, ok := numericDate(c["exp"])
 	if !ok {
 		return errors.New("exp claim missing or not a number")
 	}
-	if now.After(exp.Add(m.s.leeway)) {
+	if now.After(exp.Add(leeway)) {
 		return fmt.Errorf("token expired at %s (now %s)", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	iat, ok := numericDate(c["iat"])
-	if !ok {
-		return errors.New("iat claim missing or not a number")
-	}
-	if iat.After(now.Add(m.s.leeway)) {
-		return fmt.Errorf("token issued in the future (iat %s, now %s): check clocks", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if v, present := c["iat"]; present || requireIAT {
+		iat, ok := numericDate(v)
+		if !ok {
+			return errors.New("iat claim missing or not a number")
+		}
+		if iat.After(now.Add(leeway)) {
+			return fmt.Errorf("token issued in the future (iat %s, now %s): check clocks", iat.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
 	}
 	if v, present := c["nbf"]; present {
 		nbf, ok := numericDate(v)
 		if !ok {
 			return errors.New("nbf claim is not a number")
 		}
-		if nbf.After(now.Add(m.s.leeway)) {
-			return fmt.Errorf("token not valid before %s", nbf.UTC().Format(time.RFC3339))
+		if nbf.After(now.Add(leeway)) {
+			return fmt.Errorf("token not valid before %s (now %s)", nbf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
+	}
+	return nil
+}
+
+func checkSubject(c map[string]any) error {
+	if sub, _ := c["sub"].(string); sub == "" {
+		return errors.New("sub claim missing or not a string")
 	}
 	return nil
 }

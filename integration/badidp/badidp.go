@@ -8,6 +8,7 @@ package badidp
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -78,6 +79,13 @@ const (
 	ForeignCode                    // authorize issues the code to another client and redirect_uri
 	TokenUnavailable               // token endpoint answers 503 temporarily_unavailable (an outage behind a live front)
 	RejectClient                   // token endpoint answers 401 invalid_client (client deleted or secret rotated away)
+	NormalEd25519                  // alg "Ed25519" (RFC 9864), an OKP Ed25519 key whose JWK says alg "EdDSA"
+	NormalEdDSA                    // alg "EdDSA", the same Ed25519 key
+	CritHeader                     // valid RS256, but the header has crit naming an extension
+	AlgMigration                   // from now on PS256 with a new key; discovery advertises only PS256 (sticky)
+	IssParam                       // RFC 9207: discovery advertises the iss parameter, authorize sends the right one
+	IssParamWrong                  // authorize sends iss = another issuer (not advertised)
+	IssParamMissing                // discovery advertises the iss parameter, authorize sends none
 	modeCount
 )
 
@@ -85,7 +93,8 @@ var modeNames = [...]string{
 	"Normal", "NormalES256", "AlgNone", "HS256WithPublicKey", "BadRS256Signature", "BadES256Signature", "UnknownKid",
 	"KeyRotation", "NoKidOneKey", "NoKidSeveralKeys", "WrongIssuer", "AudMissingClient", "MultiAudNoAZP", "AZPMissing",
 	"AZPWrong", "SubMissing", "ExpPast", "IatFuture", "NonceMissing", "NonceWrong", "NoIDToken", "ErrorBody200",
-	"HugeBody", "SlowToken", "ForeignCode", "TokenUnavailable", "RejectClient",
+	"HugeBody", "SlowToken", "ForeignCode", "TokenUnavailable", "RejectClient", "NormalEd25519", "NormalEdDSA",
+	"CritHeader", "AlgMigration", "IssParam", "IssParamWrong", "IssParamMissing",
 }
 
 func (m Mode) String() string {
@@ -122,7 +131,9 @@ type grant struct {
 type signer struct {
 	kid string
 	rsa *rsa.PrivateKey
+	pss bool // RSA-PSS (PS256) instead of PKCS #1 v1.5
 	ec  *ecdsa.PrivateKey
+	ed  ed25519.PrivateKey
 }
 
 // Server is a misbehaving OpenID provider. All methods are safe for concurrent use.
@@ -132,13 +143,15 @@ type Server struct {
 	issuer string
 
 	rsaKey, rotKey signer
-	ecKey          signer
+	ecKey, edKey   signer
+	psKey          signer // published once AlgMigration was set
 
 	mu          sync.Mutex
 	srv         *httptest.Server
 	quit        chan struct{}
 	mode        Mode
 	rotated     bool
+	migrated    bool
 	codes       map[string]*grant
 	extraClaims map[string]any
 	expiresIn   int
@@ -170,10 +183,17 @@ func New() (*Server, error) {
 	if s.rotKey.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		return nil, err
 	}
+	if s.psKey.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		return nil, err
+	}
 	if s.ecKey.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
 	}
+	if _, s.edKey.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
+		return nil, err
+	}
 	s.rsaKey.kid, s.rotKey.kid, s.ecKey.kid = "rsa-"+randHex(4), "rotated-"+randHex(4), "ec-"+randHex(4)
+	s.edKey.kid, s.psKey.kid, s.psKey.pss = "ed-"+randHex(4), "ps-"+randHex(4), true
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -269,6 +289,9 @@ func (s *Server) SetMode(m Mode) {
 	s.mode = m
 	if m == KeyRotation {
 		s.rotated = true
+	}
+	if m == AlgMigration {
+		s.migrated = true
 	}
 	s.mu.Unlock()
 }
@@ -412,14 +435,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Server) serveDiscovery(w http.ResponseWriter) {
 	s.discoveryFetches.Add(1)
-	algs := []string{"RS256", "ES256"}
-	switch s.Mode() {
+	algs := []string{"RS256", "ES256", "EdDSA", "Ed25519"}
+	s.mu.Lock()
+	mode, migrated := s.mode, s.migrated
+	s.mu.Unlock()
+	switch mode {
 	case AlgNone:
 		algs = append(algs, "none") // a provider that lies cannot talk the plugin into "none"
 	case HS256WithPublicKey:
 		algs = append(algs, "HS256")
 	}
+	if migrated {
+		algs = []string{"PS256"}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
+		"authorization_response_iss_parameter_supported": mode == IssParam || mode == IssParamMissing,
 		"issuer":                                s.issuer,
 		"authorization_endpoint":                s.issuer + "/authorize",
 		"token_endpoint":                        s.issuer + "/token",
@@ -460,9 +490,12 @@ func (s *Server) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	keys := []map[string]any{rsaJWK(s.rsaKey)}
 	if mode != NoKidOneKey {
-		keys = append(keys, ecJWK(s.ecKey))
+		keys = append(keys, ecJWK(s.ecKey), edJWK(s.edKey))
 		if rotated {
 			keys = append(keys, rsaJWK(s.rotKey))
+		}
+		if s.migratedNow() {
+			keys = append(keys, rsaJWK(s.psKey))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
@@ -505,10 +538,17 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		g.clientID, g.redirectURI = OtherClientID, ForeignRedirectURI
 	}
 	s.codes[code] = g
+	mode := s.mode
 	s.mu.Unlock()
 	rq := redirect.Query()
 	rq.Set("code", code)
 	rq.Set("state", q.Get("state"))
+	switch mode {
+	case IssParam:
+		rq.Set("iss", s.issuer)
+	case IssParamWrong:
+		rq.Set("iss", "https://attacker.example")
+	}
 	redirect.RawQuery = rq.Encode()
 	w.Header().Set("Location", redirect.String())
 	w.WriteHeader(http.StatusFound)
@@ -711,6 +751,15 @@ func (s *Server) mint(mode Mode, g *grant) (string, error) {
 	switch mode {
 	case NormalES256, BadES256Signature:
 		header["alg"], header["kid"], key = "ES256", s.ecKey.kid, s.ecKey
+	case NormalEd25519, NormalEdDSA:
+		header["alg"], header["kid"], key = "Ed25519", s.edKey.kid, s.edKey
+		if mode == NormalEdDSA {
+			header["alg"] = "EdDSA"
+		}
+	case AlgMigration:
+		header["alg"], header["kid"], key = "PS256", s.psKey.kid, s.psKey
+	case CritHeader:
+		header["crit"], header["urn:example:ext"] = []string{"urn:example:ext"}, true
 	case UnknownKid:
 		header["kid"] = "ghost-" + randHex(8)
 	case KeyRotation:
@@ -781,7 +830,12 @@ func signingInput(header, claims map[string]any) (string, error) {
 
 func sign(k signer, input string) ([]byte, error) {
 	sum := sha256.Sum256([]byte(input))
-	if k.rsa != nil {
+	switch {
+	case k.ed != nil:
+		return ed25519.Sign(k.ed, []byte(input)), nil
+	case k.rsa != nil && k.pss:
+		return rsa.SignPSS(rand.Reader, k.rsa, cryptoSHA256, sum[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case k.rsa != nil:
 		return rsa.SignPKCS1v15(rand.Reader, k.rsa, cryptoSHA256, sum[:])
 	}
 	r, sv, err := ecdsa.Sign(rand.Reader, k.ec, sum[:])
@@ -794,10 +848,26 @@ func sign(k signer, input string) ([]byte, error) {
 	return out, nil
 }
 
+// migratedNow reports whether AlgMigration was set (the PS256 key is published from then on).
+func (s *Server) migratedNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.migrated
+}
+
+func edJWK(k signer) map[string]any {
+	pub := k.ed.Public().(ed25519.PublicKey)
+	return map[string]any{"kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": k.kid, "crv": "Ed25519", "x": b64(pub)}
+}
+
 func rsaJWK(k signer) map[string]any {
 	pub := &k.rsa.PublicKey
+	alg := "RS256"
+	if k.pss {
+		alg = "PS256"
+	}
 	return map[string]any{
-		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid,
+		"kty": "RSA", "use": "sig", "alg": alg, "kid": k.kid,
 		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes()),
 	}
 }

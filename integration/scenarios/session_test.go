@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -294,4 +295,63 @@ func TestAuthorizationRules(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIDTokenIsNotABearerToken: an ID token of this very client (aud and azp = the client, the plugin's own login
+// nonce) sent as Authorization: Bearer gets 401, while the access token of the same token response passes.
+func TestIDTokenIsNotABearerToken(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		api := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowBearerTokens": "true"}))
+		c := api.browser()
+		tokens := codeFlowWithoutPKCE(t, c, c.startLogin("/"))
+		if strings.Count(tokens.IDToken, ".") != 2 || strings.Count(tokens.AccessToken, ".") != 2 {
+			t.Fatalf("want JWT tokens, got id_token %d and access_token %d bytes", len(tokens.IDToken), len(tokens.AccessToken))
+		}
+		got := c.echo("/api/items", map[string]string{"Authorization": "Bearer " + tokens.AccessToken})
+		if got.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Fatalf("access token: user %q", got.Headers["X-Forwarded-User"])
+		}
+		before := api.upstream.Load()
+		r := c.do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tokens.IDToken})
+		if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("ID token as bearer: status %d WWW-Authenticate %q, want 401 invalid_token", r.status, r.header.Get("WWW-Authenticate"))
+		}
+		if api.upstream.Load() != before {
+			t.Error("the request with an ID token as bearer reached the upstream")
+		}
+	})
+}
+
+type clientTokens struct {
+	AccessToken string `json:"access_token"`
+	IDToken     string `json:"id_token"`
+}
+
+// codeFlowWithoutPKCE takes the plugin's authorization request (its redirect_uri, state and nonce), drops the PKCE
+// challenge, logs in and redeems the code itself as the confidential client: the tokens of a login of the plugin.
+func codeFlowWithoutPKCE(t *testing.T, b *browser, authorize *url.URL) *clientTokens {
+	t.Helper()
+	q := authorize.Query()
+	q.Del("code_challenge")
+	q.Del("code_challenge_method")
+	authorize.RawQuery = q.Encode()
+	cb, err := url.Parse(b.authenticate(authorize))
+	if err != nil || cb.Query().Get("code") == "" {
+		t.Fatalf("callback %v: %v", cb, err)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Query().Get("code")}, "redirect_uri": {q.Get("redirect_uri")}}
+	req, _ := http.NewRequest(http.MethodPost, b.env.idp.URL()+devidp.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(b.env.idp.ClientID(), b.env.idp.ClientSecret())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	tokens := &clientTokens{}
+	if err := json.NewDecoder(resp.Body).Decode(tokens); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("token endpoint: %s: %v", resp.Status, err)
+	}
+	return tokens
 }
