@@ -27,19 +27,11 @@ var scenarios = []scenario{
 	{"userinfo", "email and name headers (from userinfo where only it has them)", scenarioUserinfo},
 }
 
-// Fixes being made in parallel (issue 9 item 1), named after what each cell waits for.
-const (
-	waitIssuer = "the plugin trims the issuer's trailing slash, so the ID token's iss never matches (issue 9 item 1)"
-	waitKinds  = "the plugin accepts an ID token as a bearer token (issue 9 item 1)"
-)
-
 // pending are the cells ("provider/scenario", both targets) that fail for want of one of those fixes. They run like
 // every other cell, but as probes: their failure is written to the report with the reason, and does not fail the
 // test. Once a fix has landed, its entries must go, so that the cells guard it (a passing probe says so in the log).
 var pending = map[string]string{
-	"exampleop/outage": waitIssuer, "exampleop/login": waitIssuer, "exampleop/reuse": waitIssuer,
-	"exampleop/refresh": waitIssuer, "exampleop/logout": waitIssuer, "exampleop/userinfo": waitIssuer,
-	"devidp/idtoken": waitKinds, "dex/idtoken": waitKinds, "exampleop/idtoken": waitKinds, "dex/bearer": waitKinds,
+	// Empty since the token-kinds and exact-issuer fixes (issue 9 item 1) landed; add "provider/scenario": reason.
 }
 
 // TestMatrix runs every scenario for every provider under Yaegi and compiled, a cell per provider and target, cells
