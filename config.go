@@ -75,7 +75,8 @@ type Config struct {
 	ForwardDescopeCookies bool   `json:"forwardDescopeCookies,omitempty"` // descopecookie.go
 }
 
-// ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles") to equal one of Equals, or, when the claim is a
+// ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
+// "/https:~1~1example.com~1roles" for keys with dots: claimpath.go) to equal one of Equals, or, when the claim is a
 // list, to contain one of Contains. Both may be set; each set one must hold.
 type ClaimRule struct {
 	Claim    string   `json:"claim,omitempty"`
