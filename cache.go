@@ -25,10 +25,12 @@ type entry struct {
 	// tokens' expiry while the session can be refreshed; without a refresh token endAt is at most the expiry. So a
 	// session whose tokens have expired is never served by the fast path.
 	refreshAt int64
-	endAt     int64        // unix seconds: no longer valid from then on
-	seenAt    int64        // unix seconds: when to re-issue the cookie for the idle timeout; never when off
-	retryAt   int64        // unix seconds: after a failed refresh, no new attempt before then
-	next      *replacement // set once a refresh or an idle re-issue replaced this session
+	endAt     int64 // unix seconds: no longer valid from then on
+	seenAt    int64 // unix seconds: when to re-issue the cookie for the idle timeout; never when off
+	retryAt   int64 // unix seconds: after a failed refresh, no new attempt before then
+	// authDeadline (unix seconds): with maxAuthAge, when the authentication becomes too old (stepup.go); 0 otherwise
+	authDeadline int64
+	next         *replacement // set once a refresh or an idle re-issue replaced this session
 }
 
 // replacement is the session that superseded an entry, the cookie value to hand to the browser for it, and its

@@ -68,11 +68,15 @@ type Config struct {
 	AllowInsecureIssuer     bool              `json:"allowInsecureIssuer,omitempty"`
 	LogLevel                string            `json:"logLevel,omitempty"`
 	// Issue 11 features, each derived in its own file.
-	LoginPath             string `json:"loginPath,omitempty"`             // loginentry.go
-	AllowPreflight        bool   `json:"allowPreflight,omitempty"`        // loginentry.go
-	DescopeSessionCookie  string `json:"descopeSessionCookie,omitempty"`  // descopecookie.go
-	DescopeRefreshCookie  string `json:"descopeRefreshCookie,omitempty"`  // descopecookie.go
-	ForwardDescopeCookies bool   `json:"forwardDescopeCookies,omitempty"` // descopecookie.go
+	LoginPath             string   `json:"loginPath,omitempty"`             // loginentry.go
+	AllowPreflight        bool     `json:"allowPreflight,omitempty"`        // loginentry.go
+	DescopeSessionCookie  string   `json:"descopeSessionCookie,omitempty"`  // descopecookie.go
+	DescopeRefreshCookie  string   `json:"descopeRefreshCookie,omitempty"`  // descopecookie.go
+	ForwardDescopeCookies bool     `json:"forwardDescopeCookies,omitempty"` // descopecookie.go
+	RequiredACR           []string `json:"requiredACR,omitempty"`           // stepup.go
+	RequiredAMR           []string `json:"requiredAMR,omitempty"`           // stepup.go
+	MaxAuthAge            string   `json:"maxAuthAge,omitempty"`            // stepup.go
+	RequireStepUp         bool     `json:"requireStepUp,omitempty"`         // stepup.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
@@ -153,6 +157,7 @@ type settings struct {
 	logLevel                       int
 	entry                          loginEntry    // loginPath, allowPreflight: loginentry.go
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
+	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -171,7 +176,7 @@ func newSettings(c *Config) (*settings, error) {
 	s := &settings{}
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
-		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveClaimSources, deriveExcluded,
+		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveClaimSources, deriveExcluded,
 		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie,
 	}
 	for _, step := range steps {
@@ -221,7 +226,7 @@ func expandConfigEnv(c *Config) error {
 		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
-		{"descopeRefreshCookie", &c.DescopeRefreshCookie},
+		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)
@@ -238,6 +243,7 @@ func expandConfigEnv(c *Config) error {
 		{"bearerAudiences", c.BearerAudiences}, {"bearerClients", c.BearerClients}, {"acceptedIssuers", c.AcceptedIssuers},
 		{"requiredRoles", c.RequiredRoles}, {"requiredPermissions", c.RequiredPermissions},
 		{"excludedPaths", c.ExcludedPaths}, {"claimsFrom", c.ClaimsFrom},
+		{"requiredACR", c.RequiredACR}, {"requiredAMR", c.RequiredAMR},
 	}
 	for _, f := range lists {
 		for i, v := range f.l {

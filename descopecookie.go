@@ -91,6 +91,9 @@ func (m *Middleware) serveDescopeCookie(w http.ResponseWriter, r *http.Request) 
 		}
 		m.dsTokens.put(key, e, now)
 	}
+	if m.s.stepUp != nil && m.stepUpDue(w, r, e, now) {
+		return true
+	}
 	if now >= e.endAt {
 		m.dsTokens.remove(key)
 		return false
@@ -119,6 +122,9 @@ func (m *Middleware) descopeEntry(ctx context.Context, tok string) (*entry, erro
 	}
 	exp, _ := numericDate(claims["exp"])
 	e.endAt = exp.Unix()
+	if m.s.stepUp != nil {
+		m.markStepUp(e, claims, m.now().Unix(), true) // stepup.go
+	}
 	return e, nil
 }
 

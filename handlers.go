@@ -96,6 +96,9 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 		m.unauthenticated(w, r)
 		return
 	}
+	if m.s.stepUp != nil && m.stepUpDue(w, r, e, now) { // authentication too old for maxAuthAge: stepup.go
+		return
+	}
 	if e.denied != "" {
 		m.forbidden(w, r, e.denied)
 		return
@@ -177,6 +180,9 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 		e.refreshAt = refreshPoint(d.Issued, d.Expiry, int64(m.s.refreshMargin/time.Second))
 	} else if d.Expiry < e.endAt {
 		e.endAt = d.Expiry // nothing to refresh with: the session ends with its tokens
+	}
+	if m.s.stepUp != nil {
+		m.markStepUp(e, d.Claims, now, false) // stepup.go
 	}
 	return e
 }
@@ -273,7 +279,13 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 		}
 		exp, _ := numericDate(claims["exp"])
 		e.endAt = exp.Add(m.s.leeway).Unix()
+		if m.s.stepUp != nil {
+			m.markStepUp(e, claims, now, true) // stepup.go
+		}
 		m.bearers.put(key, e, now)
+	}
+	if m.s.stepUp != nil && m.stepUpDue(w, r, e, now) {
+		return
 	}
 	if now >= e.endAt {
 		m.bearers.remove(key)
@@ -317,6 +329,10 @@ func (m *Middleware) invalidToken(w http.ResponseWriter) {
 }
 
 func (m *Middleware) forbidden(w http.ResponseWriter, r *http.Request, reason string) {
+	if strings.HasPrefix(reason, stepUpMark) { // not denied: a step-up is needed (stepup.go)
+		m.stepUpChallenge(w, r, reason[len(stepUpMark):], false)
+		return
+	}
 	m.logf(levelInfo, "access denied: %s", reason)
 	if wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		writeJSONError(w, http.StatusForbidden, "forbidden")

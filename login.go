@@ -17,11 +17,12 @@ func (m *Middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		target = "/"
 	}
-	m.startLoginTo(w, r, target)
+	m.startLoginTo(w, r, target, "")
 }
 
-// startLoginTo starts a login that returns to target (a path on this site, checked by safeRedirectPath).
-func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target string) {
+// startLoginTo starts a login that returns to target (a path on this site, checked by safeRedirectPath); prompt,
+// when not "", is sent as the prompt parameter.
+func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target, prompt string) {
 	md, err := m.p.metadata(r.Context())
 	if err != nil {
 		m.logf(levelWarn, "cannot start login: %v", err)
@@ -37,6 +38,11 @@ func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target
 	}
 	now := m.now()
 	sd := &stateData{State: state, Nonce: nonce, Verifier: verifier, Target: target, Expiry: now.Add(stateTTL).Unix()}
+	extra := url.Values{}
+	m.addStepUpParams(extra, sd) // stepup.go
+	if prompt != "" {
+		extra.Set("prompt", prompt)
+	}
 	if err := m.writeStateCookie(w, sd); err != nil {
 		m.logf(levelError, "writing login cookie: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
@@ -50,6 +56,9 @@ func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target
 	}
 	q := authURL.Query()
 	for k, v := range m.s.authParams {
+		q[k] = v
+	}
+	for k, v := range extra {
 		q[k] = v
 	}
 	challenge := sha256.Sum256([]byte(verifier))
@@ -153,6 +162,9 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.writeHint(w, r, hint)
+	if sd.StepUp && m.finishStepUp(w, r, sd, cookie) { // stepup.go
+		return
+	}
 	if m.s.sameSite == http.SameSiteStrictMode {
 		// The browser came from the provider: a cross-site navigation, and a redirect would continue it, so the
 		// new Strict cookie would not be sent and the login would start again. A page on this site that moves on
@@ -184,6 +196,9 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	}
 	claims, err := m.idTokens.verify(ctx, tr.IDToken, sd.Nonce)
 	if err != nil {
+		return "", "", err
+	}
+	if err := m.checkStepUpIDToken(sd, claims); err != nil { // stepup.go
 		return "", "", err
 	}
 	kept, err := m.collectClaims(ctx, claims, tr.AccessToken) // ID token, access token, userinfo: claims.go

@@ -48,7 +48,7 @@ func (m *Middleware) handleLoginEntry(w http.ResponseWriter, r *http.Request) {
 		m.logf(levelInfo, "login entry: %v; returning to /", err)
 		target = "/"
 	}
-	m.startLoginTo(w, r, target)
+	m.startLoginTo(w, r, target, "")
 }
 
 // loginEntryTarget reads rd from the login entry's query.

@@ -193,6 +193,9 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 		}
 		return nil, fmt.Errorf("%w: %v", errRefreshedToken, err)
 	}
+	if m.s.stepUp != nil {
+		keepAuthClaims(d.Claims, e.data.Claims) // stepup.go
+	}
 	now := m.now()
 	d.Expiry = tokenExpiry(tr, claims, now)
 	d.Issued, d.Seen = now.Unix(), now.Unix()

@@ -101,6 +101,7 @@ type stateData struct {
 	Verifier string `json:"v"`
 	Target   string `json:"t"`
 	Expiry   int64  `json:"e"`
+	StepUp   bool   `json:"u,omitempty"` // sent with the step-up rule's acr_values/max_age: stepup.go
 }
 
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d

@@ -27,6 +27,11 @@ type authRequest struct {
 	done     bool
 	authTime time.Time
 	amr      []string // how the user authenticated: amrPassword or amrPasskey
+	acr      string   // the level reached (ACRPassword, ACRMFA): stepup.go
+
+	acrValues []string // what the client asked for (acr_values, max_age, prompt): stepup.go
+	maxAge    *uint
+	prompt    []string
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)
@@ -49,11 +54,14 @@ func newAuthRequest(id string, r *oidc.AuthRequest, scopes []string) *authReques
 		responseType:  r.ResponseType,
 		responseMode:  r.ResponseMode,
 		codeChallenge: cc,
+		acrValues:     r.ACRValues,
+		maxAge:        r.MaxAge,
+		prompt:        r.Prompt,
 	}
 }
 
 func (a *authRequest) GetID() string                         { return a.id }
-func (a *authRequest) GetACR() string                        { return "" }
+func (a *authRequest) GetACR() string                        { return a.acr }
 func (a *authRequest) GetAMR() []string                      { return a.amr }
 func (a *authRequest) GetAudience() []string                 { return []string{a.clientID} }
 func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }

@@ -1,8 +1,10 @@
 package devidp
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -31,6 +33,8 @@ button.passkey{background:#1d3a8a;color:#fff;border:0;border-radius:4px}
 <input id="username" name="username" type="text" autocomplete="username webauthn" value="{{.Username}}" autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password">
+{{if .OTP}}<label for="otp">One-time code (this page asks for a stronger sign-in)</label>
+<input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code">{{end}}
 <button id="login" type="submit">Log in</button>
 <p class="or">or use a passkey</p>
 {{if .Passkeys}}<div id="passkeys" data-sign-up-begin="{{.SignUpBegin}}" data-sign-up-finish="{{.SignUpFinish}}"
@@ -54,7 +58,7 @@ WebAuthn relying party. Start this provider on localhost to use them.</p>{{end}}
 
 type loginData struct {
 	Action, ID, Error, Username, Project string
-	Passkeys                             bool
+	Passkeys, OTP                        bool
 	Script                               string
 	SignUpBegin, SignUpFinish            string
 	SignInBegin, SignInFinish            string
@@ -74,11 +78,15 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, d loginData) {
 // loginPage shows the form for the auth request authRequestID.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("authRequestID")
-	if _, err := s.storage.AuthRequestByID(r.Context(), id); err != nil {
+	req, err := s.authRequest(id)
+	if err != nil {
 		s.renderLogin(w, http.StatusBadRequest, loginData{ID: id, Error: "This login request is unknown or expired."})
 		return
 	}
-	s.renderLogin(w, http.StatusOK, loginData{ID: id})
+	if s.opts.SSO && s.ssoAnswer(w, r, req) {
+		return
+	}
+	s.renderLogin(w, http.StatusOK, loginData{ID: id, OTP: needsMFA(req.acrValues)})
 }
 
 // loginSubmit checks the credentials and continues the authorization:
@@ -89,7 +97,16 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, username := r.PostForm.Get("id"), r.PostForm.Get("username")
-	err := s.storage.checkLogin(id, username, r.PostForm.Get("password"))
+	req, err := s.authRequest(id)
+	amr, otpOK := amrPassword, true
+	if err == nil {
+		amr, otpOK = checkOTP(req, r.PostForm.Get("otp"))
+	}
+	if err == nil && !otpOK {
+		err = errors.New("wrong one-time code")
+	} else if err == nil {
+		err = s.storage.checkLogin(id, username, r.PostForm.Get("password"), amr)
+	}
 	s.stats.add(func(st *Stats) {
 		st.LoginAttempts++
 		if err != nil {
@@ -97,8 +114,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		s.renderLogin(w, http.StatusUnauthorized, loginData{ID: id, Username: username, Error: err.Error()})
+		s.renderLogin(w, http.StatusUnauthorized, loginData{ID: id, Username: username, Error: err.Error(),
+			OTP: req != nil && needsMFA(req.acrValues)})
 		return
+	}
+	if u, ok := s.storage.dir.byName(username); ok && s.opts.SSO {
+		s.sso.put(w, ssoSession{subject: u.Subject, amr: amr, authTime: time.Now()})
 	}
 	http.Redirect(w, r, op.AuthCallbackURL(s.provider)(r.Context(), id), http.StatusFound)
 }

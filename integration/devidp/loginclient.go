@@ -19,6 +19,16 @@ const maxLoginHops = 20
 // CheckRedirect is not used (Login follows redirects itself). A nil client
 // means http.DefaultClient without jar.
 func (s *Server) Login(client *http.Client, authorizeURL, username, password string) (string, error) {
+	return s.login(client, authorizeURL, username, password, "")
+}
+
+// LoginMFA is Login that also enters the one-time code DemoOTP when the form asks for it (acr_values asked for
+// ACRMFA).
+func (s *Server) LoginMFA(client *http.Client, authorizeURL, username, password string) (string, error) {
+	return s.login(client, authorizeURL, username, password, DemoOTP)
+}
+
+func (s *Server) login(client *http.Client, authorizeURL, username, password, otp string) (string, error) {
 	c := http.Client{}
 	if client != nil {
 		c = *client
@@ -52,7 +62,7 @@ func (s *Server) Login(client *http.Client, authorizeURL, username, password str
 				return "", err
 			}
 		case own && req.Method == http.MethodGet && req.URL.Path == PathLogin && resp.StatusCode == http.StatusOK:
-			req, err = s.loginForm(req.URL, username, password)
+			req, err = s.loginForm(req.URL, username, password, otp)
 			if err != nil {
 				return "", err
 			}
@@ -63,11 +73,14 @@ func (s *Server) Login(client *http.Client, authorizeURL, username, password str
 	return "", fmt.Errorf("devidp login: more than %d hops", maxLoginHops)
 }
 
-func (s *Server) loginForm(page *url.URL, username, password string) (*http.Request, error) {
+func (s *Server) loginForm(page *url.URL, username, password, otp string) (*http.Request, error) {
 	form := url.Values{
 		"id":       {page.Query().Get("authRequestID")},
 		"username": {username},
 		"password": {password},
+	}
+	if otp != "" {
+		form.Set("otp", otp)
 	}
 	req, err := http.NewRequest(http.MethodPost, s.base+PathLogin, strings.NewReader(form.Encode()))
 	if err != nil {

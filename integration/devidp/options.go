@@ -100,6 +100,12 @@ type Options struct {
 	// claims of whoever has it: a provider (or a man in the middle) handing
 	// out another user's claims. OIDC Core 5.3.4 says they must not be used.
 	UserinfoSubject string
+	// SSO keeps a provider session (a cookie) after a password login: a later authorization of the same browser
+	// completes without the login form unless prompt=login, an older authentication than max_age, or acr_values the
+	// session does not reach ask for a new one; prompt=none then answers login_required or interaction_required
+	// instead of showing the form. acr_values asking for ACRMFA make the form require the one-time code DemoOTP.
+	// Off by default: every authorization shows the form, and prompt=none is always login_required.
+	SSO bool
 }
 
 // TenantRoles are the roles and permissions of a user in one tenant.

@@ -151,7 +151,7 @@ func TestPasskeySignUpThenSignIn(t *testing.T) {
 
 	// An account made with a passkey has no password: the password form must not let anyone in with an empty one.
 	e.restart()
-	if err := e.s.storage.checkLogin(e.id, "ada@example.com", ""); err == nil {
+	if err := e.s.storage.checkLogin(e.id, "ada@example.com", "", amrPassword); err == nil {
 		t.Errorf("password login with an empty password succeeded for a passkey-only account")
 	}
 	e.expectError(PathPasskeySignUpBegin, passkeyRequest{Email: "ada@example.com"}, "an account with this email exists")

@@ -38,6 +38,7 @@ type Server struct {
 	provider *op.Provider
 	http     *http.Server
 	stats    statsCounter
+	sso      ssoStore // provider sessions (Options.SSO): stepup.go
 	// userinfoStatus, when not 0, is what the userinfo endpoint answers (SetUserinfoStatus).
 	userinfoStatus atomic.Int32
 }

@@ -22,6 +22,8 @@ type Stats struct {
 	PasskeySignUps     int // passkeys registered (sign-up ceremonies completed)
 	PasskeySignIns     int // sign-ins with a passkey completed
 	FailedPasskeys     int // passkey calls that failed (any step)
+	SSOLogins          int // authorizations completed from the provider session, without the form (Options.SSO)
+	SilentErrors       int // prompt=none answered with login_required or interaction_required
 }
 
 // TokenRequestsTotal is the number of token requests of any grant type.

@@ -58,8 +58,8 @@ func newID() string { return rand.Text() }
 
 // CreateAuthRequest stores a validated authorization request.
 func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
-	if slices.Contains(r.Prompt, oidc.PromptNone) {
-		// There is no SSO session: the user always has to log in.
+	if slices.Contains(r.Prompt, oidc.PromptNone) && !s.opts.SSO {
+		// There is no SSO session: the user always has to log in. (With SSO, the login page decides: stepup.go.)
 		return nil, oidc.ErrLoginRequired()
 	}
 	scopes := slices.Clone(r.Scopes)
@@ -119,23 +119,29 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 }
 
 // checkLogin completes the auth request id for the user when the password matches.
-func (s *storage) checkLogin(id, username, password string) error {
+func (s *storage) checkLogin(id, username, password string, amr []string) error {
 	u, ok := s.dir.byName(username)
 	if !ok || !u.passwordMatches(password) {
 		return errors.New("wrong username or password")
 	}
-	return s.completeLogin(id, u.Subject, amrPassword)
+	return s.completeLogin(id, u.Subject, amr)
 }
 
 // completeLogin marks the auth request id as authenticated for subject, with the authentication methods amr.
 func (s *storage) completeLogin(id, subject string, amr []string) error {
+	return s.completeLoginAt(id, subject, amr, time.Now())
+}
+
+// completeLoginAt is completeLogin for an authentication that happened at authTime (an SSO session's: stepup.go).
+func (s *storage) completeLoginAt(id, subject string, amr []string, authTime time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	req, err := s.authRequestLocked(id)
 	if err != nil {
 		return err
 	}
-	req.subject, req.done, req.authTime, req.amr = subject, true, time.Now(), slices.Clone(amr)
+	req.subject, req.done, req.authTime, req.amr = subject, true, authTime, slices.Clone(amr)
+	req.acr = acrFor(amr)
 	return nil
 }
 

@@ -1,0 +1,281 @@
+package descopeoidc
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Step-up per route (RFC 9470; OpenID Connect Core 3.1.2.1 acr_values and max_age, 2 acr/amr/auth_time). A middleware
+// with requiredACR, requiredAMR, maxAuthAge or requireStepUp serves only sessions (and tokens) that meet them:
+// several middlewares give different routes different levels. A browser whose session falls short is sent to the
+// provider with acr_values and max_age (prompt=login when the authentication is too old) and comes back to the same
+// URL with an upgraded session; an API client gets RFC 9470's 401 challenge.
+//
+// The cost is paid when a session or token is first seen (markStepUp, on its cache entry): the hot path stays as it
+// is. A static shortfall (acr, amr, su) marks the entry like a denial; maxAuthAge moves the point where the entry
+// leaves the hot path to the moment its authentication becomes too old.
+
+// stepUpMark prefixes entry.denied when the entry needs a step-up rather than being denied; forbidden hands such
+// entries to stepUpChallenge. stepUpAgeMark follows it when the authentication is too old (prompt=login).
+const (
+	stepUpMark    = "\x00step-up\x00"
+	stepUpAgeMark = "\x00age\x00"
+)
+
+// minMaxAuthAge: maxAuthAge must be positive and whole seconds (max_age is in seconds); minutes are typical.
+const minMaxAuthAge = time.Second
+
+// stepUpRule is the step-up policy derived in New; nil when none of its keys is set.
+type stepUpRule struct {
+	acr    []string // requiredACR: acr must be one of them
+	amr    []string // requiredAMR: amr must contain one of them
+	maxAge int64    // maxAuthAge in seconds: auth_time must be this recent; 0 when off
+	su     bool     // requireStepUp: Descope's su claim must be true
+	params url.Values
+}
+
+func deriveStepUp(c *Config, s *settings) error {
+	r := &stepUpRule{acr: splitList(c.RequiredACR), amr: splitList(c.RequiredAMR), su: c.RequireStepUp}
+	age, err := parseDuration("maxAuthAge", c.MaxAuthAge, 0)
+	if err != nil {
+		return err
+	}
+	if age != 0 && age < minMaxAuthAge {
+		return fmt.Errorf("maxAuthAge: %s is shorter than %s", age, minMaxAuthAge)
+	}
+	if age%time.Second != 0 {
+		return fmt.Errorf("maxAuthAge: %s is not a whole number of seconds", age)
+	}
+	r.maxAge = int64(age / time.Second)
+	if len(r.acr) == 0 && len(r.amr) == 0 && r.maxAge == 0 && !r.su {
+		return nil
+	}
+	for _, k := range []string{"acr_values", "max_age"} {
+		if _, set := s.authParams[k]; set {
+			return fmt.Errorf("authParams: %q is set by requiredACR/maxAuthAge on this middleware", k)
+		}
+	}
+	r.params = url.Values{}
+	if len(r.acr) > 0 {
+		r.params.Set("acr_values", strings.Join(r.acr, " "))
+		s.keepClaims["acr"] = true
+	}
+	if r.maxAge > 0 {
+		r.params.Set("max_age", strconv.FormatInt(r.maxAge, 10))
+		s.keepClaims["auth_time"] = true
+	}
+	if len(r.amr) > 0 {
+		s.keepClaims["amr"] = true
+	}
+	if r.su {
+		s.keepClaims["su"] = true
+	}
+	s.stepUp = r
+	return nil
+}
+
+// splitList accepts YAML lists and comma- or space-separated strings (acr values contain neither).
+func splitList(items []string) []string {
+	var out []string
+	for _, item := range items {
+		out = append(out, strings.Fields(strings.ReplaceAll(item, ",", " "))...)
+	}
+	return out
+}
+
+// unmet says what claims (of a session or token) lack, or "" when they meet the rule; when the authentication is
+// too old, the answer starts with stepUpAgeMark.
+func (r *stepUpRule) unmet(claims map[string]any, now int64) string {
+	if len(r.acr) > 0 {
+		acr, _ := claims["acr"].(string)
+		if !contains(r.acr, acr) {
+			return "authentication context " + strconv.Quote(acr) + " is not one of " + strings.Join(r.acr, ", ")
+		}
+	}
+	if len(r.amr) > 0 {
+		amr, _ := audienceList(claims["amr"]) // a string or a list of strings
+		if !anyIn(r.amr, amr) {
+			return "authentication methods [" + strings.Join(amr, ", ") + "] include none of " + strings.Join(r.amr, ", ")
+		}
+	}
+	if r.su && claims["su"] != true {
+		return "the session is not stepped up (su)"
+	}
+	if r.maxAge > 0 {
+		at, ok := numericDate(claims["auth_time"])
+		if !ok {
+			return "the authentication time (auth_time) is unknown"
+		}
+		if now >= at.Unix()+r.maxAge {
+			return stepUpAgeMark + "the authentication is older than " + strconv.FormatInt(r.maxAge, 10) + "s"
+		}
+	}
+	return ""
+}
+
+// authDeadline is when claims stop meeting maxAuthAge (0: no age rule or no auth_time).
+func (r *stepUpRule) authDeadline(claims map[string]any) int64 {
+	if r.maxAge == 0 {
+		return 0
+	}
+	at, ok := numericDate(claims["auth_time"])
+	if !ok {
+		return 0
+	}
+	return at.Unix() + r.maxAge
+}
+
+// markStepUp records on a new cache entry whether its claims need a step-up (not when authorization already
+// denies it), and moves the point where it leaves the hot path (sessions: seenAt; tokens: endAt) to its deadline.
+func (m *Middleware) markStepUp(e *entry, claims map[string]any, now int64, token bool) {
+	r := m.s.stepUp
+	if e.denied != "" {
+		return
+	}
+	if why := r.unmet(claims, now); why != "" {
+		e.denied = stepUpMark + why
+		return
+	}
+	dl := r.authDeadline(claims)
+	if dl == 0 {
+		return
+	}
+	e.authDeadline = dl
+	if token && dl < e.endAt {
+		e.endAt = dl
+	} else if !token && dl < e.seenAt {
+		e.seenAt = dl
+	}
+}
+
+// stepUpDue answers a request whose session or token met the rule when it was first seen and whose authentication
+// has become too old since; false when it is not.
+func (m *Middleware) stepUpDue(w http.ResponseWriter, r *http.Request, e *entry, now int64) bool {
+	if e.authDeadline == 0 || now < e.authDeadline || e.denied != "" {
+		return false
+	}
+	m.stepUpChallenge(w, r, "the authentication is older than "+strconv.FormatInt(m.s.stepUp.maxAge, 10)+"s", true)
+	return true
+}
+
+// stepUpChallenge asks for a stronger or fresher authentication: RFC 9470 section 3's 401 for API clients, a login
+// with acr_values/max_age (prompt=login when too old) for browsers, which come back to the same URL.
+func (m *Middleware) stepUpChallenge(w http.ResponseWriter, r *http.Request, why string, tooOld bool) {
+	if strings.HasPrefix(why, stepUpAgeMark) {
+		why, tooOld = why[len(stepUpAgeMark):], true
+	}
+	m.logf(levelInfo, "step-up required: %s", why)
+	if m.s.unauthMode == mode401 || wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
+		w.Header().Set("WWW-Authenticate", m.s.stepUp.challenge(tooOld))
+		writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")
+		return
+	}
+	prompt := ""
+	if tooOld {
+		prompt = "login"
+	}
+	target, ok := safeRedirectPath(r.URL.RequestURI())
+	if !ok {
+		target = "/"
+	}
+	m.startLoginTo(w, r, target, prompt)
+}
+
+// challenge is the WWW-Authenticate value of RFC 9470 section 3 (its parameters quoted as in its examples).
+func (r *stepUpRule) challenge(tooOld bool) string {
+	desc := "A different authentication level is required"
+	if tooOld {
+		desc = "More recent authentication is required"
+	}
+	v := `Bearer error="insufficient_user_authentication", error_description="` + desc + `"`
+	if a := r.params.Get("acr_values"); a != "" {
+		v += `, acr_values="` + a + `"`
+	}
+	if r.maxAge > 0 {
+		v += `, max_age="` + strconv.FormatInt(r.maxAge, 10) + `"`
+	}
+	return v
+}
+
+// addStepUpParams puts the rule's acr_values and max_age on every authorization request of this middleware (a
+// first login through it then already meets the rule), and records in the login state that it did.
+func (m *Middleware) addStepUpParams(q url.Values, sd *stateData) {
+	r := m.s.stepUp
+	if r == nil {
+		return
+	}
+	for k, v := range r.params {
+		q[k] = v
+	}
+	sd.StepUp = true
+}
+
+// finishStepUp runs at the callback of a login this middleware started with its step-up rule, after the new session
+// cookie is written: the session it replaces ends (upgraded, not duplicated), and when the new session still falls
+// short, the browser gets a 403 page instead of going back to where it would be sent to the provider again (no
+// loop). It reports whether it answered.
+func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *stateData, cookie string) bool {
+	m.endReplacedSession(r)
+	d, err := m.openSession(cookie)
+	if err != nil {
+		return false
+	}
+	why := m.s.stepUp.unmet(d.Claims, m.now().Unix())
+	if why == "" {
+		return false
+	}
+	m.logf(levelWarn, "step-up not achieved after the provider's answer: %s", strings.TrimPrefix(why, stepUpAgeMark))
+	writePage(w, http.StatusForbidden, "Stronger sign-in required",
+		"You are signed in, but this page needs a stronger or more recent sign-in than the one you completed.",
+		sd.Target, "Try again")
+	return true
+}
+
+// endReplacedSession ends the chain of the session cookie the request brought to the callback, if any.
+func (m *Middleware) endReplacedSession(r *http.Request) {
+	raw, err := m.readSessionCookie(r)
+	if err != nil {
+		return
+	}
+	m.sessions.remove(cacheKey(raw))
+	if d, _ := m.openSession(raw); d != nil {
+		m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix())
+	}
+}
+
+// errAuthTimeMissing: max_age was sent, so the ID token must carry auth_time (OpenID Connect Core 3.1.2.1).
+var errAuthTimeMissing = errors.New("id token has no auth_time although max_age was requested")
+
+// checkStepUpIDToken is the callback's check of the ID token of a step-up login: auth_time is required when
+// max_age was sent.
+func (m *Middleware) checkStepUpIDToken(sd *stateData, idClaims map[string]any) error {
+	if !sd.StepUp || m.s.stepUp == nil || m.s.stepUp.maxAge == 0 {
+		return nil
+	}
+	if _, ok := numericDate(idClaims["auth_time"]); !ok {
+		return errAuthTimeMissing
+	}
+	return nil
+}
+
+// authEventClaims describe the authentication, not the tokens: a refresh does not change them.
+var authEventClaims = []string{"acr", "amr", "auth_time"}
+
+// keepAuthClaims carries acr, amr and auth_time over a refresh whose new ID token leaves them out (OpenID Connect
+// Core 12.2 requires only iss, sub, aud and auth_time's meaning to stay; many providers, zitadel's among them, drop
+// acr): the session's authentication has not changed, so neither has its step-up level.
+func keepAuthClaims(refreshed, before map[string]any) {
+	for _, k := range authEventClaims {
+		if _, ok := refreshed[k]; ok {
+			continue
+		}
+		if v, ok := before[k]; ok {
+			refreshed[k] = v
+		}
+	}
+}
