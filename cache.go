@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// The hot path: a request with a valid session (or a bearer token seen before) costs a SHA-256 of the cookie, one
-// map lookup and the header writes. Decryption, JSON decoding, header rendering and the authorization decision
+// The hot path: a request with a valid session (or a bearer token seen before) costs one map lookup (keyed by the
+// value itself, see cacheKey) and the header writes. Decryption, JSON decoding, header rendering and the authorization decision
 // happen once per cookie value and are cached here until the session needs attention (refresh, expiry).
 
 const (
@@ -18,9 +18,11 @@ const (
 
 // entry is an authenticated identity, immutable once cached (a change replaces the entry).
 type entry struct {
-	data    *sessionData // nil for bearer tokens
-	headers []string     // upstream header name, value, name, value, …
-	denied  string       // why authorization fails; empty when allowed
+	data   *sessionData // nil for bearer tokens
+	names  []string     // upstream header names (withHeaders)…
+	values []string     // … and their values
+	auth   string       // the Authorization header to set upstream (forwardAccessToken), else ""
+	denied string       // why authorization fails; empty when allowed
 	// refreshAt (unix seconds): from then on the session leaves the fast path to be refreshed. Never later than the
 	// tokens' expiry while the session can be refreshed; without a refresh token endAt is at most the expiry. So a
 	// session whose tokens have expired is never served by the fast path.
@@ -31,6 +33,15 @@ type entry struct {
 	// authDeadline (unix seconds): with maxAuthAge, when the authentication becomes too old (stepup.go); 0 otherwise
 	authDeadline int64
 	next         *replacement // set once a refresh or an idle re-issue replaced this session
+}
+
+// withHeaders sets the identity headers of e from renderHeaders' name, value pairs and returns e.
+func (e *entry) withHeaders(pairs []string) *entry {
+	for i := 1; i < len(pairs); i += 2 {
+		e.names = append(e.names, pairs[i-1])
+		e.values = append(e.values, pairs[i])
+	}
+	return e
 }
 
 // replacement is the session that superseded an entry, the cookie value to hand to the browser for it, and its
@@ -60,10 +71,31 @@ func newEntryCache(max int) *entryCache {
 	return &entryCache{m: map[string]*entry{}, max: max, inflight: map[string]*refreshFlight{}, chains: map[string]chainMark{}}
 }
 
-// cacheKey hashes a cookie or token so that the cache neither stores credentials nor grows with their size.
+// maxRawKey: a session cookie value or bearer token up to this length is in its cache key as it is (the map hashes
+// it in compiled code, where a SHA-256 under Yaegi costs a conversion, a call and a copy per request); a longer one
+// is keyed by its SHA-256, so that the cache does not grow with what clients send. Sessions within the cookie budget
+// (README) and ordinary access tokens are keyed as they are. A digest (32 bytes) is shorter than any sealed cookie
+// or JWT. The keys stay in process memory, like the requests that carry them; they are never logged.
+const maxRawKey = 2048
+
+// cacheKey is the cache key of a bearer token: itself, or its SHA-256 when longer than maxRawKey. bearerHit inlines
+// it.
 func cacheKey(v string) string {
+	if len(v) <= maxRawKey {
+		return v
+	}
 	sum := sha256.Sum256([]byte(v))
 	return string(sum[:])
+}
+
+// sessionKey is the session cache's key for a session cookie value: the pair "<cookieName>=<value>" as a browser
+// sends it, so that sessionHit looks a Cookie header line up as it is, or the value's SHA-256 when it is longer than
+// maxRawKey (a chunked session always is).
+func (m *Middleware) sessionKey(raw string) string {
+	if len(raw) <= maxRawKey {
+		return m.own.nameEq + raw
+	}
+	return cacheKey(raw)
 }
 
 func (c *entryCache) get(key string) *entry {

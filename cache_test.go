@@ -6,14 +6,20 @@ import (
 	"testing"
 )
 
-func TestCacheKeyIsAHash(t *testing.T) {
-	secret := strings.Repeat("cookie-value", 100)
-	k := cacheKey(secret)
-	if len(k) != 32 || strings.Contains(k, "cookie-value") {
-		t.Errorf("cacheKey is %d bytes / holds the value", len(k))
+// TestCacheKey: values up to maxRawKey are their own key; longer ones are keyed by a 32-byte SHA-256, so that the
+// cache does not grow with what clients send.
+func TestCacheKey(t *testing.T) {
+	small := strings.Repeat("v", maxRawKey)
+	if cacheKey(small) != small {
+		t.Errorf("cacheKey of %d bytes is %d bytes, want the value itself", len(small), len(cacheKey(small)))
 	}
-	if cacheKey(secret+"x") == k || cacheKey(secret) != k {
-		t.Error("cacheKey is not a deterministic hash")
+	large := strings.Repeat("cookie-value", 200)
+	k := cacheKey(large)
+	if len(k) != 32 || strings.Contains(k, "cookie-value") {
+		t.Errorf("cacheKey of %d bytes is %d bytes / holds the value, want a 32-byte digest", len(large), len(k))
+	}
+	if cacheKey(large+"x") == k || cacheKey(large) != k || cacheKey(small+"x") == cacheKey(small) {
+		t.Error("cacheKey is not deterministic and distinct")
 	}
 }
 
@@ -138,5 +144,27 @@ func TestUsedStates(t *testing.T) {
 	}
 	if u.use("live"+strconv.Itoa(maxUsedStates+49), now+600, now) {
 		t.Error("the latest state is forgotten")
+	}
+}
+
+// TestSessionKeyIsTheCookiePair: a session within maxRawKey is cached under the pair a browser sends, so that the hot
+// path looks a Cookie header line up as it is; a chunked one under its digest. A line with anything more, or the
+// value alone, is not the key (it goes the parsing way).
+func TestSessionKeyIsTheCookiePair(t *testing.T) {
+	_, m, _, b := loggedIn(t, nil)
+	b.get("/") // caches the session
+	c := b.cookie(m.s.cookieName)
+	pair := m.s.cookieName + "=" + c.Value
+	if m.sessionKey(c.Value) != pair || m.sessions.get(pair) == nil {
+		t.Fatalf("session cached under %d bytes, want the %d-byte pair %s=…", len(m.sessionKey(c.Value)), len(pair), m.s.cookieName)
+	}
+	for _, k := range []string{c.Value, pair + ";", pair + "; a=1", " " + pair} {
+		if m.sessions.get(k) != nil {
+			t.Errorf("%.40q… is a session key", k)
+		}
+	}
+	long := strings.Repeat("v", maxRawKey+1)
+	if k := m.sessionKey(long); len(k) != 32 || k != cacheKey(long) {
+		t.Errorf("key of a %d-byte session is %d bytes, want its 32-byte digest", len(long), len(k))
 	}
 }

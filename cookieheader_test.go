@@ -66,7 +66,6 @@ func TestStripCookiesHostPrefix(t *testing.T) {
 // TestForwardAuthorization: upstream sees an Authorization header only when the plugin verified it (bearer path,
 // the first one only), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader).
 func TestForwardAuthorization(t *testing.T) {
-	session := &entry{data: &sessionData{AccessToken: "at"}}
 	cases := []struct {
 		name   string
 		mutate func(c *Config)
@@ -81,6 +80,7 @@ func TestForwardAuthorization(t *testing.T) {
 	}
 	for _, tc := range cases {
 		m := sessionMW(t, tc.mutate)
+		session := m.newSessionEntry(&sessionData{Claims: map[string]any{"sub": "u"}, AccessToken: "at", Expiry: 2, Created: 1}, 1)
 		up := &upstream{}
 		m.next = up
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -116,11 +116,20 @@ func TestSessionHitCookieHeader(t *testing.T) {
 		t.Fatalf("session in %d cookie(s), want it chunked", len(chunks))
 	}
 	session := strings.Join(chunks, "; ")
+	small := newBrowser(t, m)
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"name": "Nn"} })
+	small.login("/")
+	one := m.s.cookieName + "=" + small.cookie(m.s.cookieName).Value
 	cases := []struct {
 		name  string
 		lines []string
 		want  []string
 	}{
+		{"one cookie", []string{one}, nil},
+		{"one cookie and another", []string{one + "; a=1"}, []string{"a=1"}},
+		{"another and one cookie", []string{"a=1; " + one}, []string{"a=1"}},
+		{"one cookie, an empty pair", []string{one + ";"}, nil},
+		{"one cookie on each of two lines", []string{one, "a=1"}, []string{"a=1"}},
 		{"all the chunks", []string{session}, nil},
 		{"chunks and a JSON cookie Go's parser drops", []string{session + `; j={"a":1}`}, []string{`j={"a":1}`}},
 		{"chunks and an empty pair", []string{session + ";"}, nil},

@@ -113,7 +113,7 @@ func (m *Middleware) descopeEntry(ctx context.Context, tok string) (*entry, erro
 		return nil, err
 	}
 	m.checkVerifiedEmail(claims) // email.go
-	e := &entry{headers: m.renderHeaders(claims), refreshAt: never, seenAt: never}
+	e := (&entry{refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(claims))
 	if m.s.forwardAccessToken {
 		e.data = &sessionData{AccessToken: tok} // forward sends it as Authorization: Bearer
 	}

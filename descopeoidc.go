@@ -96,16 +96,8 @@ func (m *Middleware) verifyClaimsSource(ctx context.Context, raw string) (map[st
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := m.s
 	path := r.URL.Path
-	if path == s.callbackPath {
-		m.handleCallback(w, r)
-		return
-	}
-	if path == s.logoutPath {
-		m.handleLogout(w, r)
-		return
-	}
-	if path == s.entry.path {
-		m.handleLoginEntry(w, r) // loginentry.go
+	if path == s.callbackPath || path == s.logoutPath || path == s.entry.path {
+		m.serveOwnPath(w, r, path)
 		return
 	}
 	h := r.Header
@@ -119,11 +111,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.excluded.any && s.excluded.match(path) {
-		if !s.keepAuthorization {
-			delete(h, "Authorization") // upstream sees an Authorization header only when the plugin verified or set it
-		}
-		stripCookies(m, r) // public paths never see the session either
-		m.next.ServeHTTP(w, r)
+		m.serveExcluded(w, r)
 		return
 	}
 	if s.bearer {
@@ -135,22 +123,44 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sessionHit(m, w, r)
 }
 
+// serveOwnPath serves the plugin's own paths: the callback, logout and the login entry (out of ServeHTTP, whose
+// every local each request allocates under Yaegi).
+func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path string) {
+	switch path {
+	case m.s.callbackPath:
+		m.handleCallback(w, r)
+	case m.s.logoutPath:
+		m.handleLogout(w, r)
+	default:
+		m.handleLoginEntry(w, r) // loginentry.go
+	}
+}
+
+// serveExcluded passes a request for an excluded path upstream, without the plugin's cookies and, unless
+// keepAuthorizationHeader, without Authorization.
+func (m *Middleware) serveExcluded(w http.ResponseWriter, r *http.Request) {
+	if !m.s.keepAuthorization {
+		delete(r.Header, "Authorization") // upstream sees an Authorization header only when the plugin verified or set it
+	}
+	stripCookies(m, r) // public paths never see the session either
+	m.next.ServeHTTP(w, r)
+}
+
 // forward sends an authenticated request upstream with the identity headers of e, never with the plugin's cookies,
 // and with an Authorization header only when the plugin verified it (bearer: the first one, which bearerToken
 // read), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader). Hot path: a
 // function, not a method.
 func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, bearer bool) {
 	h := r.Header
-	hs := e.headers
-	for i := 0; i+1 < len(hs); i += 2 {
-		h[hs[i]] = []string{hs[i+1]}
+	for i, name := range e.names {
+		h[name] = []string{e.values[i]}
 	}
-	if bearer {
+	if e.auth != "" {
+		h["Authorization"] = []string{e.auth}
+	} else if bearer {
 		if a := h["Authorization"]; len(a) > 1 {
 			h["Authorization"] = a[:1]
 		}
-	} else if m.s.forwardAccessToken && e.data != nil && e.data.AccessToken != "" {
-		h["Authorization"] = []string{"Bearer " + e.data.AccessToken}
 	} else if !m.s.keepAuthorization {
 		delete(h, "Authorization")
 	}

@@ -1,7 +1,6 @@
 package descopeoidc
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,27 +11,42 @@ import (
 
 // sessionHit serves a request whose session is cached and needs nothing (no refresh, no re-issue, not ended, not
 // denied): the hot path of browser traffic. Everything else goes to serveSession, which decides afresh.
+//
+// A Cookie header of one line is looked up as it is: the cache is keyed by the pair "<cookieName>=<value>"
+// (sessionKey), which holds no ';', so a hit also says that the line holds the session and nothing else (upstream
+// gets no Cookie header). No parsing, no slicing, no calls into compiled code but the lock and the clock. Anything
+// else goes to sessionParsed. Under Yaegi each call allocates every local and temporary of the callee: this function
+// holds only the fast path.
 func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	lines := r.Header["Cookie"]
-	eq := m.own.nameEq
-	raw, ours := "", false // ours: the Cookie header holds the session and nothing else, upstream gets none
-	var cookies []*http.Cookie
-	if len(lines) == 1 && strings.HasPrefix(lines[0], eq) && strings.IndexByte(lines[0], ';') < 0 {
-		raw, ours = lines[0][len(eq):], true // only the session cookie: no parsing
-	} else {
-		cookies = r.Cookies() // parsed once: for the session here and in serveSession
-		name := m.s.cookieName
-		for _, c := range cookies {
-			if c.Name == name { // the first one counts, as with r.Cookie
-				raw = c.Value
-				break
+	if len(lines) == 1 {
+		c := m.sessions
+		c.mu.RLock()
+		e := c.m[lines[0]]
+		c.mu.RUnlock()
+		if e != nil {
+			now := m.now().Unix()
+			if e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
+				delete(r.Header, "Cookie")
+				forward(m, w, r, e, false)
+				return
 			}
 		}
 	}
-	if len(raw) > 1 && raw[1] == '.' { // "<n>.": chunked; n has one digit (maxSessionChunks)
-		if cookies == nil {
-			cookies = r.Cookies()
+	sessionParsed(m, w, r, lines)
+}
+
+// sessionParsed is sessionHit for any other Cookie header: parsed once, for here and serveSession.
+func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines []string) {
+	cookies := r.Cookies()
+	raw, ours := "", false // ours: the Cookie header holds the session and nothing else
+	for _, c := range cookies {
+		if c.Name == m.s.cookieName { // the first one counts, as with r.Cookie
+			raw = c.Value
+			break
 		}
+	}
+	if len(raw) > 1 && raw[1] == '.' { // "<n>.": chunked; n has one digit (maxSessionChunks)
 		n := int(raw[0] - '0')
 		raw, _ = sessionValue(m, cookies)
 		// sessionValue found the n chunk names among n cookies, in n pairs: nothing else is in the header
@@ -40,11 +54,7 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	}
 	if raw != "" {
 		now := m.now().Unix()
-		sum := sha256.Sum256([]byte(raw)) // cacheKey and sessions.get, inlined
-		cache := m.sessions
-		cache.mu.RLock()
-		e := cache.m[string(sum[:])]
-		cache.mu.RUnlock()
+		e := m.sessions.get(m.sessionKey(raw))
 		if e != nil && e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
 			if ours {
 				delete(r.Header, "Cookie")
@@ -52,9 +62,6 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 			forward(m, w, r, e, false)
 			return
 		}
-	}
-	if cookies == nil {
-		cookies = r.Cookies()
 	}
 	m.serveSession(w, r, cookies)
 }
@@ -71,7 +78,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 		return
 	}
 	now := m.now().Unix()
-	key := cacheKey(raw)
+	key := m.sessionKey(raw)
 	e := m.sessions.get(key)
 	if e == nil {
 		if e = m.admitSession(w, r, key, raw, now); e == nil {
@@ -164,7 +171,10 @@ func (m *Middleware) chainUntil(d *sessionData) int64 {
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
 func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
-	e := &entry{data: d, headers: m.renderHeaders(d.Claims), refreshAt: never, seenAt: never}
+	e := (&entry{data: d, refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(d.Claims))
+	if m.s.forwardAccessToken && d.AccessToken != "" {
+		e.auth = "Bearer " + d.AccessToken
+	}
 	if err := m.s.authz.check(d.Claims); err != nil {
 		e.denied = err.Error()
 	}
@@ -220,7 +230,7 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 		return
 	}
-	rep := &replacement{key: cacheKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
+	rep := &replacement{key: m.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
 	old := *e
 	old.next = rep
 	if !m.sessions.replaceIf(key, e, &old) {
@@ -233,8 +243,15 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 }
 
 func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+	a := r.Header["Authorization"]
+	if len(a) == 0 || len(a[0]) <= 7 {
+		return "", false
+	}
+	h := a[0] // the first one, as Header.Get
+	if h[:7] == "Bearer " && h[7] != ' ' && h[len(h)-1] != ' ' {
+		return h[7:], true // the usual spelling: no calls into compiled code
+	}
+	if strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:]), true
 	}
 	return "", false
@@ -243,13 +260,15 @@ func bearerToken(r *http.Request) (string, bool) {
 // bearerHit serves a request whose bearer token is cached, unexpired and allowed: the hot path of API traffic.
 // Everything else goes to serveBearer.
 func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, tok string) {
-	now := m.now().Unix()
-	sum := sha256.Sum256([]byte(tok)) // cacheKey and bearers.get, inlined
-	cache := m.bearers
-	cache.mu.RLock()
-	e := cache.m[string(sum[:])]
-	cache.mu.RUnlock()
-	if e != nil && now < e.endAt && e.denied == "" {
+	key := tok
+	if len(tok) > maxRawKey {
+		key = cacheKey(tok)
+	}
+	c := m.bearers
+	c.mu.RLock()
+	e := c.m[key]
+	c.mu.RUnlock()
+	if e != nil && e.denied == "" && m.now().Unix() < e.endAt {
 		forward(m, w, r, e, true)
 		return
 	}
@@ -273,7 +292,7 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 			return
 		}
 		m.checkVerifiedEmail(claims) // email.go
-		e = &entry{headers: m.renderHeaders(claims), refreshAt: never, seenAt: never}
+		e = (&entry{refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(claims))
 		if err := m.s.authz.check(claims); err != nil {
 			e.denied = err.Error()
 		}

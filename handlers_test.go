@@ -467,3 +467,32 @@ func TestForwardAccessToken(t *testing.T) {
 		t.Errorf("upstream Authorization %q", got)
 	}
 }
+
+// TestBearerTokenSpellings: the usual "Bearer <token>" is read without calls into compiled code; any other case of
+// the scheme and surrounding spaces are read as before (first Authorization header only).
+func TestBearerTokenSpellings(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want string
+		ok   bool
+	}{
+		{[]string{"Bearer tok"}, "tok", true},
+		{[]string{"bearer tok"}, "tok", true},
+		{[]string{"BEARER tok"}, "tok", true},
+		{[]string{"Bearer  tok "}, "tok", true},
+		{[]string{"Bearer tok", "Bearer other"}, "tok", true},
+		{[]string{"Bearer "}, "", false},
+		{[]string{"Basic dXNlcg=="}, "", false},
+		{[]string{"Bearertok"}, "", false},
+		{nil, "", false},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tc.in != nil {
+			r.Header["Authorization"] = tc.in
+		}
+		if got, ok := bearerToken(r); got != tc.want || ok != tc.ok {
+			t.Errorf("bearerToken(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -260,7 +260,7 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	var d *sessionData
 	if raw, err := m.readSessionCookie(r); err == nil {
-		m.sessions.remove(cacheKey(raw))
+		m.sessions.remove(m.sessionKey(raw))
 		if d, _ = m.openSession(raw); d != nil {
 			m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix()) // every cookie of this login, older ones included
 		}

@@ -208,7 +208,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	if err != nil {
 		return nil, err
 	}
-	return &replacement{key: cacheKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
+	return &replacement{key: m.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
 }
 
 // writeReplacement hands a refreshed or re-issued session to the browser: its cookie, and its logout cookie when

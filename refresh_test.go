@@ -294,7 +294,7 @@ func TestRefreshAfterAnotherRequestRefreshed(t *testing.T) {
 		t.Fatal(rec.Code)
 	}
 	raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
-	key := cacheKey(raw)
+	key := m.sessionKey(raw)
 	f.clock.Advance(250 * time.Second)
 	stale := m.sessions.get(key) // what a slower concurrent request holds
 	if stale == nil || stale.next != nil {

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,13 @@ type cache struct {
 	mu sync.RWMutex
 	m  map[string]*int
 }
+
+var (
+	smap    sync.Map
+	amap    atomic.Value // map[string]*int
+	shared  = [][]string{{"u1"}, {"n1"}}
+	hnames  = []string{"X-Forwarded-User", "X-Forwarded-Name"}
+)
 
 type mw struct {
 	c       *cache
@@ -88,6 +96,31 @@ func Lookup(r *http.Request) {
 	c.mu.RLock()
 	_ = c.m["k"]
 	c.mu.RUnlock()
+}
+
+// LookupRaw is Lookup keyed by the cookie value itself: no SHA-256, the map hashes the string.
+func LookupRaw(r *http.Request) {
+	c := M.c
+	c.mu.RLock()
+	_ = c.m[CookieVal]
+	c.mu.RUnlock()
+}
+
+func SyncMapLoad(r *http.Request) {
+	v, _ := smap.Load(CookieVal)
+	_ = v
+}
+
+func AtomicMapLoad(r *http.Request) {
+	m, _ := amap.Load().(map[string]*int)
+	_ = m[CookieVal]
+}
+
+func SetHeadersShared(r *http.Request) {
+	h := r.Header
+	for i, v := range shared {
+		h[hnames[i]] = v
+	}
 }
 
 func Strip(r *http.Request) {
@@ -230,7 +263,7 @@ func BenchmarkYaegiOps(b *testing.B) {
 		hdr.Set(h, "v") // what Traefik's entrypoint adds, as in the load benchmark
 	}
 	for _, name := range []string{"Empty", "Method", "Func", "Cookie", "Cookies", "CookieLoop", "Sum", "SumConvOnly", "Now", "Lookup",
-		"Strip", "SetHeaders", "StripCookies", "HeaderGet", "HeaderIndex", "RangeOnly", "Underscore", "UnderscoreLen", "DeleteVariants"} {
+		"LookupRaw", "SyncMapLoad", "AtomicMapLoad", "SetHeadersShared", "Strip", "SetHeaders", "StripCookies", "HeaderGet", "HeaderIndex", "RangeOnly", "Underscore", "UnderscoreLen", "DeleteVariants"} {
 		v, err := i.Eval("ops." + name)
 		if err != nil {
 			b.Fatal(err)
