@@ -30,6 +30,8 @@ type Options struct {
 	Shots string
 	// Timeout bounds the whole session; default 2 minutes.
 	Timeout time.Duration
+	// Wait bounds each WaitFor; default 30 seconds.
+	Wait time.Duration
 }
 
 // Tab is one browser tab with the test's helpers. Every failure ends the test.
@@ -37,6 +39,7 @@ type Tab struct {
 	t     testing.TB
 	ctx   context.Context
 	shots string
+	wait  time.Duration
 	n     int
 }
 
@@ -45,6 +48,17 @@ type Page struct {
 	URL   string `json:"url"`
 	Title string `json:"title"`
 	Text  string `json:"text"`
+}
+
+// PageScript is the script Current evaluates into a Page.
+const PageScript = `({
+	url: location.href,
+	title: document.title,
+	text: document.body ? document.body.innerText : "",
+})`
+
+func (p Page) String() string {
+	return fmt.Sprintf("at %q titled %q, text:\n%.2000s", p.URL, p.Title, p.Text)
 }
 
 // Start launches headless Chromium (stopped at cleanup) and opens a tab. A missing chromium fails the test: the
@@ -56,6 +70,9 @@ func Start(t testing.TB, o Options) *Tab {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Minute
+	}
+	if o.Wait == 0 {
+		o.Wait = 30 * time.Second
 	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(ChromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -86,8 +103,11 @@ func Start(t testing.TB, o Options) *Tab {
 			_ = os.Remove(f)
 		}
 	}
-	return &Tab{t: t, ctx: ctx, shots: o.Shots}
+	return &Tab{t: t, ctx: ctx, shots: o.Shots, wait: o.Wait}
 }
+
+// Context is the tab's chromedp context, for CDP calls of the test's own (cookies' attributes, WebAuthn).
+func (b *Tab) Context() context.Context { return b.ctx }
 
 // Run runs chromedp actions as one named step.
 func (b *Tab) Run(step string, actions ...chromedp.Action[chromedp.Void]) {
@@ -99,27 +119,31 @@ func (b *Tab) Run(step string, actions ...chromedp.Action[chromedp.Void]) {
 
 // Current is what the tab shows now.
 func (b *Tab) Current() (Page, error) {
-	return chromedp.Run(b.ctx, chromedp.Evaluate[Page](`({
-		url: location.href,
-		title: document.title,
-		text: document.body ? document.body.innerText : "",
-	})`))
+	return chromedp.Run(b.ctx, chromedp.Evaluate[Page](PageScript))
 }
 
-// WaitFor polls the tab until cond holds (redirect chains end on their own time), for at most 30 seconds.
+// WaitFor polls the tab until cond holds (redirect chains end on their own time), for at most Options.Wait.
 func (b *Tab) WaitFor(what string, cond func(Page) bool) Page {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last Page
+	return WaitForScript(b, what, PageScript, cond)
+}
+
+// WaitForScript polls the value of script (an expression whose JSON value decodes into P) until cond holds, for at
+// most Options.Wait; on timeout it takes a screenshot and fails the test with the last value (its String method
+// when it has one).
+func WaitForScript[P any](b *Tab, what, script string, cond func(P) bool) P {
+	b.t.Helper()
+	deadline := time.Now().Add(b.wait)
+	var last P
 	var err error
 	for time.Now().Before(deadline) {
-		if last, err = b.Current(); err == nil && cond(last) {
+		if last, err = chromedp.Run(b.ctx, chromedp.Evaluate[P](script)); err == nil && cond(last) {
 			return last
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.Screenshot("timeout")
-	b.t.Fatalf("browser: waiting for %s: at %q titled %q (err %v), text:\n%.2000s", what, last.URL, last.Title, err, last.Text)
+	b.t.Fatalf("browser: waiting for %s: %v (err %v)", what, last, err)
 	return last
 }
 

@@ -5,23 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/traefik-descope/descopeoidc/integration/browser"
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/echo"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
 	"github.com/traefik-descope/descopeoidc/integration/stack"
 )
 
-const chromiumPath = "/usr/bin/chromium" // Debian's package, installed by .ci/deps.sh
+const chromiumPath = browser.ChromiumPath // Debian's package, installed by .ci/deps.sh
 
 // TestBrowser drives headless Chromium through the real Traefik and the provider's login page, as a person would:
 // open /echo, get the login page, type the demo credentials, land back on /echo with the identity headers in the
@@ -104,42 +103,22 @@ func TestBrowser(t *testing.T) {
 // integration/artifacts/<shotsDir>/ (emptied first). Every step of the test must end within 90 seconds.
 func startChrome(t *testing.T, shotsDir string) *chrome {
 	t.Helper()
-	shots := filepath.Join(harness.RepoRoot(), "integration", "artifacts", shotsDir)
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
-	for _, f := range old {
-		_ = os.Remove(f)
-	}
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 800),
-	)
-	t.Cleanup(cancelAlloc) // stops the browser and waits for it
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancelTimeout)
-	return &chrome{t: t, ctx: ctx, shots: shots}
+	return newChrome(t, browser.Options{Shots: filepath.Join(harness.RepoRoot(), "integration", "artifacts", shotsDir)})
 }
 
-// chrome is one browser tab with the test's helpers.
+// newChrome starts Chromium through package browser with e2e's bounds: 90 seconds in all, 20 per wait.
+func newChrome(t *testing.T, o browser.Options) *chrome {
+	t.Helper()
+	o.Timeout, o.Wait = 90*time.Second, 20*time.Second
+	tab := browser.Start(t, o)
+	return &chrome{Tab: tab, t: t, ctx: tab.Context()}
+}
+
+// chrome is one browser tab (package browser) read as e2e's page, with the session cookie by its name.
 type chrome struct {
-	t     *testing.T
-	ctx   context.Context
-	shots string
-	n     int
+	*browser.Tab
+	t   *testing.T
+	ctx context.Context
 }
 
 // page is what the tab shows.
@@ -151,66 +130,36 @@ type page struct {
 	HasLogoutButton bool   `json:"logoutButton"`
 }
 
-func (b *chrome) run(step string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("browser: %s: %v", step, err)
-	}
+const pageScript = `({
+	url: location.href,
+	title: document.title,
+	text: document.querySelector("pre") ? document.querySelector("pre").innerText : (document.body ? document.body.innerText : ""),
+	body: document.body ? document.body.innerText : "",
+	logoutButton: document.getElementById("logout") !== null,
+})`
+
+func (p page) String() string {
+	return fmt.Sprintf("at %q titled %q, text:\n%s", p.URL, p.Title, tail(p.Text, 2000))
 }
 
-func (b *chrome) current() (page, error) {
-	return chromedp.Run(b.ctx, chromedp.Evaluate[page](`({
-		url: location.href,
-		title: document.title,
-		text: document.querySelector("pre") ? document.querySelector("pre").innerText : (document.body ? document.body.innerText : ""),
-		body: document.body ? document.body.innerText : "",
-		logoutButton: document.getElementById("logout") !== null,
-	})`))
+func (b *chrome) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	b.Run(step, actions...)
 }
 
 // waitFor polls the tab until cond holds (redirect chains end on their own time), for at most 20 seconds.
 func (b *chrome) waitFor(what string, cond func(page) bool) page {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last page
-	var err error
-	for time.Now().Before(deadline) {
-		if last, err = b.current(); err == nil && cond(last) {
-			return last
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	b.screenshot("timeout")
-	b.t.Fatalf("browser: waiting for %s: at %q titled %q (err %v), text:\n%s", what, last.URL, last.Title, err, tail(last.Text, 2000))
-	return last
+	return browser.WaitForScript(b.Tab, what, pageScript, cond)
 }
 
-// screenshot saves the viewport as NN-name.png.
 func (b *chrome) screenshot(name string) {
 	b.t.Helper()
-	b.n++
-	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		b.t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name))
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		b.t.Errorf("screenshot %s: %v", name, err)
-	}
+	b.Screenshot(name)
 }
 
 // sessionCookie is the browser's session cookie for site ("" when none).
 func (b *chrome) sessionCookie(site string) string {
 	b.t.Helper()
-	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{site + "/"}})
-	if err != nil {
-		b.t.Fatalf("browser cookies: %v", err)
-	}
-	for _, c := range res.Cookies {
-		if c.Name == cookieName {
-			return c.Value
-		}
-	}
-	return ""
+	return b.Cookie(site, cookieName)
 }

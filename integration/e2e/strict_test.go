@@ -1,15 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/traefik-descope/descopeoidc/integration/browser"
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/stack"
 )
@@ -38,17 +37,7 @@ func TestBrowserStrictHostCookie(t *testing.T) {
 	tr := startTraefik(t, idp, up, stack.Options{Dynamic: dyn})
 	site := strings.Replace(tr.WebURL, "127.0.0.1", "localhost", 1)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancelTimeout)
-	b := &chrome{t: t, ctx: ctx, shots: t.TempDir()}
+	b := newChrome(t, browser.Options{Shots: t.TempDir()}) // a timeout's screenshot only, not kept
 
 	b.run("open /echo", chromedp.Navigate(site+"/echo"))
 	b.waitFor("the provider's login page", func(p page) bool { return strings.HasPrefix(p.URL, idp.URL()+devidp.PathLogin+"?") })
@@ -60,7 +49,7 @@ func TestBrowserStrictHostCookie(t *testing.T) {
 		return p.URL == site+"/echo" && strings.Contains(p.Text, devidp.DemoSubject)
 	})
 
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{site + "/"}})
+	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{site + "/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
