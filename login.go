@@ -205,6 +205,7 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	if err != nil {
 		return "", "", err
 	}
+	m.addStepUpClaims(ctx, sd, kept, claims, tr.AccessToken) // stepup.go
 	id, err := randomString(16)
 	if err != nil {
 		return "", "", err

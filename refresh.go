@@ -193,9 +193,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 		}
 		return nil, fmt.Errorf("%w: %v", errRefreshedToken, err)
 	}
-	if m.s.stepUp != nil {
-		keepAuthClaims(d.Claims, e.data.Claims) // stepup.go
-	}
+	keepAuthClaims(d.Claims, e.data.Claims) // acr, amr, auth_time of the login: stepup.go
 	now := m.now()
 	d.Expiry = tokenExpiry(tr, claims, now)
 	d.Issued, d.Seen = now.Unix(), now.Unix()

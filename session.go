@@ -101,7 +101,12 @@ type stateData struct {
 	Verifier string `json:"v"`
 	Target   string `json:"t"`
 	Expiry   int64  `json:"e"`
-	StepUp   bool   `json:"u,omitempty"` // sent with the step-up rule's acr_values/max_age: stepup.go
+	// The step-up rule of the middleware that started the login (any middleware may receive the callback): stepup.go
+	StepUp  bool     `json:"u,omitempty"`
+	NeedACR []string `json:"ua,omitempty"`
+	NeedAMR []string `json:"um,omitempty"`
+	NeedAge int64    `json:"ux,omitempty"`
+	NeedSU  bool     `json:"us,omitempty"`
 }
 
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d

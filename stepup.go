@@ -1,6 +1,7 @@
 package descopeoidc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -212,7 +213,37 @@ func (m *Middleware) addStepUpParams(q url.Values, sd *stateData) {
 	for k, v := range r.params {
 		q[k] = v
 	}
-	sd.StepUp = true
+	sd.StepUp, sd.NeedACR, sd.NeedAMR, sd.NeedAge, sd.NeedSU = true, r.acr, r.amr, r.maxAge, r.su
+}
+
+// stateRule is the step-up rule a login state carries: the callback may be served by another middleware than the
+// one that started the login (callbackPath is usually shared by a host's middlewares).
+func stateRule(sd *stateData) *stepUpRule {
+	return &stepUpRule{acr: sd.NeedACR, amr: sd.NeedAMR, maxAge: sd.NeedAge, su: sd.NeedSU}
+}
+
+// addStepUpClaims puts the claims a step-up rule reads into the session of a step-up login, whatever this
+// middleware's own headers and rules keep: acr, amr and auth_time from the ID token, su from the ID token or the
+// JWT access token.
+func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, idClaims map[string]any, accessToken string) {
+	if !sd.StepUp {
+		return
+	}
+	for _, k := range authEventClaims {
+		if v, ok := idClaims[k]; ok {
+			kept[k] = v
+		}
+	}
+	if !sd.NeedSU {
+		return
+	}
+	if v, ok := idClaims["su"]; ok {
+		kept["su"] = v
+	} else if at, err := m.verifyClaimsSource(ctx, accessToken); err == nil && at["sub"] == kept["sub"] {
+		if v, ok := at["su"]; ok {
+			kept["su"] = v
+		}
+	}
 }
 
 // finishStepUp runs at the callback of a login this middleware started with its step-up rule, after the new session
@@ -225,7 +256,7 @@ func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *st
 	if err != nil {
 		return false
 	}
-	why := m.s.stepUp.unmet(d.Claims, m.now().Unix())
+	why := stateRule(sd).unmet(d.Claims, m.now().Unix())
 	if why == "" {
 		return false
 	}
@@ -254,7 +285,7 @@ var errAuthTimeMissing = errors.New("id token has no auth_time although max_age 
 // checkStepUpIDToken is the callback's check of the ID token of a step-up login: auth_time is required when
 // max_age was sent.
 func (m *Middleware) checkStepUpIDToken(sd *stateData, idClaims map[string]any) error {
-	if !sd.StepUp || m.s.stepUp == nil || m.s.stepUp.maxAge == 0 {
+	if !sd.StepUp || sd.NeedAge == 0 {
 		return nil
 	}
 	if _, ok := numericDate(idClaims["auth_time"]); !ok {

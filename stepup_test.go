@@ -240,3 +240,29 @@ func TestKeepAuthClaimsOverRefresh(t *testing.T) {
 		t.Errorf("amr %v: the refreshed token's own value must win", refreshed["amr"])
 	}
 }
+
+// TestStepUpCallbackAtAnotherMiddleware: the login starts at the step-up middleware, but the callback path belongs
+// to the host's plain middleware (a shared callbackPath): the rule travels in the login state, the session gets the
+// claims it needs, and the step-up route then accepts it; still unmet, the plain middleware shows the 403 page.
+func TestStepUpCallbackAtAnotherMiddleware(t *testing.T) {
+	f := newFakeIdP(t)
+	plain, _ := newMW(t, f, f.config())
+	m, up, b := stepUpMW(t, f, func(c *Config) { c.RequiredACR = []string{"urn:gold"} })
+	rec := b.get("/admin")
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"acr": "urn:silver"} })
+	b.m = plain
+	if cb := b.get(b.authorize(rec.Header().Get("Location"))); cb.Code != http.StatusForbidden {
+		t.Fatalf("unmet step-up, callback at the plain middleware: status %d, want the 403 page", cb.Code)
+	}
+	b.m = m
+	rec = b.get("/admin")
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"acr": "urn:gold"} })
+	b.m = plain
+	if cb := b.get(b.authorize(rec.Header().Get("Location"))); cb.Code != http.StatusFound || cb.Header().Get("Location") != "/admin" {
+		t.Fatalf("met step-up, callback at the plain middleware: status %d Location %q", cb.Code, cb.Header().Get("Location"))
+	}
+	b.m = m
+	if rec := b.get("/admin"); rec.Code != http.StatusOK || up.count() != 1 {
+		t.Fatalf("step-up route after the callback elsewhere: status %d upstream %d, want 200", rec.Code, up.count())
+	}
+}
