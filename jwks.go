@@ -152,7 +152,7 @@ func parseECJWK(k jwkDTO) (*ecdsa.PublicKey, error) {
 	}
 	pub := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	if !curve.IsOnCurve(pub.X, pub.Y) {
-		return nil, fmt.Errorf("jwk %q: point is not on curve %s", k.Kid, k.Crv)
+		return nil, fmt.Errorf("jwk %q: point is not on curve %q", k.Kid, k.Crv)
 	}
 	return pub, nil
 }

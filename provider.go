@@ -300,7 +300,7 @@ func (p *provider) lookupKey(ctx context.Context, kid, alg string) (key any, ret
 	if k, ok := ks.find(kid, alg); ok {
 		return k, false, nil
 	}
-	return nil, kid != "", fmt.Errorf("no key for kid %q and alg %s", kid, alg)
+	return nil, kid != "", fmt.Errorf("no key for kid %q and alg %q", kid, alg)
 }
 
 // refreshKeys refetches discovery and the JWKS, unless another caller is doing it (then it waits for that one) or

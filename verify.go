@@ -102,7 +102,7 @@ func checkSignature(ctx context.Context, p *provider, t *jws) error {
 		return fmt.Errorf("algorithm %q unknown", t.alg)
 	}
 	if err := method.Verify(t.signingInput, t.sig, key); err != nil {
-		return fmt.Errorf("bad signature (kid %q, alg %s)", t.kid, t.alg)
+		return fmt.Errorf("bad signature (kid %q, alg %q)", t.kid, t.alg)
 	}
 	return nil
 }
