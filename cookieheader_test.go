@@ -149,3 +149,68 @@ func TestSessionHitCookieHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathsForwardLikeForward: sessionHit and bearerHit inline forward; what upstream gets from them (identity
+// headers, Authorization, Cookie) is what forward gives on the other paths.
+func TestFastPathsForwardLikeForward(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(c *Config)
+		want   func(d *sessionData) []string
+	}{
+		{"client's Authorization dropped", nil, func(*sessionData) []string { return nil }},
+		{"forwardAccessToken", func(c *Config) { c.ForwardAccessToken = true }, func(d *sessionData) []string { return []string{"Bearer " + d.AccessToken} }},
+		{"keepAuthorizationHeader", func(c *Config) { c.KeepAuthorizationHeader = true }, func(*sessionData) []string { return []string{"Basic dXNlcg=="} }},
+	}
+	for _, tc := range cases {
+		_, m, up, b := loggedIn(t, func(c *Config) {
+			c.ForwardHeaders = map[string]string{"X-Forwarded-User": "sub"}
+			if tc.mutate != nil {
+				tc.mutate(c)
+			}
+		})
+		b.get("/") // caches the session
+		pair := m.s.cookieName + "=" + b.cookie(m.s.cookieName).Value
+		for _, line := range []string{pair, pair + "; keep=1"} { // sessionHit's fast path, then sessionParsed's
+			r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
+			r.Header.Set("Cookie", line)
+			r.Header.Set("Authorization", "Basic dXNlcg==")
+			r.Header.Set("X-Forwarded-User", "forged")
+			if rec := serve(m, r); rec.Code != http.StatusOK {
+				t.Fatalf("%s, %.20q…: status %d", tc.name, line, rec.Code)
+			}
+			h := up.last()
+			if got, want := h["Authorization"], tc.want(b.session()); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, %.20q…: upstream Authorization %q, want %q", tc.name, line, got, want)
+			}
+			if h.Get("X-Forwarded-User") != testSub || strings.Contains(h.Get("Cookie"), m.s.cookieName) {
+				t.Errorf("%s, %.20q…: upstream user %q, Cookie %q", tc.name, line, h.Get("X-Forwarded-User"), h.Get("Cookie"))
+			}
+		}
+	}
+}
+
+// TestBearerFastPathForwardsLikeForward: a cached bearer token (bearerHit's inlined forward) reaches upstream with
+// the verified Authorization header only and without the plugin's cookies, as on its first request (forward).
+func TestBearerFastPathForwardsLikeForward(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	m, up := newMW(t, f, cfg)
+	c := f.idClaims("")
+	c["exp"] = f.clock.Now().Unix() + 3600
+	tok := f.mint(c)
+	for i := 0; i < 2; i++ { // verified and cached, then the fast path
+		r := bearerRequest(tok)
+		r.Header.Add("Authorization", "Bearer forged")
+		r.Header.Set("Cookie", "a=1; "+m.s.cookieName+"=x")
+		r.Header.Set("X-Forwarded-User", "forged")
+		if rec := serve(m, r); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, rec.Code)
+		}
+		h := up.last()
+		if got := h["Authorization"]; !reflect.DeepEqual(got, []string{"Bearer " + tok}) || h.Get("Cookie") != "a=1" || h.Get("X-Forwarded-User") != testSub {
+			t.Errorf("request %d: upstream Authorization %d values, Cookie %q, user %q", i, len(got), h.Get("Cookie"), h.Get("X-Forwarded-User"))
+		}
+	}
+}

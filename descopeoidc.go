@@ -149,7 +149,7 @@ func (m *Middleware) serveExcluded(w http.ResponseWriter, r *http.Request) {
 // forward sends an authenticated request upstream with the identity headers of e, never with the plugin's cookies,
 // and with an Authorization header only when the plugin verified it (bearer: the first one, which bearerToken
 // read), set it (forwardAccessToken) or was told to keep the client's (keepAuthorizationHeader). Hot path: a
-// function, not a method.
+// function, not a method; sessionHit and bearerHit inline it (TestFastPathsForwardLikeForward keeps them alike).
 func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, bearer bool) {
 	h := r.Header
 	for i, name := range e.names {

@@ -27,8 +27,18 @@ func sessionHit(m *Middleware, w http.ResponseWriter, r *http.Request) {
 		if e != nil {
 			now := m.now().Unix()
 			if e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
-				delete(r.Header, "Cookie")
-				forward(m, w, r, e, false)
+				// forward(m, w, r, e, false), inlined: one interpreted call less (~17 allocations under Yaegi)
+				h := r.Header
+				delete(h, "Cookie")
+				for i, name := range e.names {
+					h[name] = []string{e.values[i]}
+				}
+				if e.auth != "" {
+					h["Authorization"] = []string{e.auth}
+				} else if !m.s.keepAuthorization {
+					delete(h, "Authorization")
+				}
+				m.next.ServeHTTP(w, r)
 				return
 			}
 		}
@@ -269,7 +279,18 @@ func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, tok string
 	e := c.m[key]
 	c.mu.RUnlock()
 	if e != nil && e.denied == "" && m.now().Unix() < e.endAt {
-		forward(m, w, r, e, true)
+		// forward(m, w, r, e, true), inlined as in sessionHit
+		h := r.Header
+		for i, name := range e.names {
+			h[name] = []string{e.values[i]}
+		}
+		if a := h["Authorization"]; len(a) > 1 {
+			h["Authorization"] = a[:1]
+		}
+		if _, ok := h["Cookie"]; ok {
+			stripCookies(m, r)
+		}
+		m.next.ServeHTTP(w, r)
 		return
 	}
 	m.serveBearer(w, r, tok)
