@@ -49,6 +49,8 @@ type claimSources struct {
 	pairEmail            bool     // email is needed: email_verified always comes from email's source
 }
 
+// deriveClaimSources runs after every step that adds to s.keepClaims (headers, rules, step-up): what it finds there
+// is what collectClaims looks for (TestNeededCoversEveryKeptClaim).
 func deriveClaimSources(c *Config, s *settings) error {
 	cs := &claimSources{requireVerifiedEmail: c.RequireVerifiedEmail}
 	switch strings.ToLower(c.Userinfo) {

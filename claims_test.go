@@ -340,3 +340,26 @@ func TestClaimsReReadAfterRefresh(t *testing.T) {
 		}
 	}
 }
+
+// Every claim a derive step keeps for headers, rules or step-up is one collectClaims looks for: deriveClaimSources
+// must run after all of them.
+func TestNeededCoversEveryKeptClaim(t *testing.T) {
+	m := sessionMW(t, func(c *Config) {
+		c.ForwardHeaders = map[string]string{"X-Email": "email", "X-Org": "org.id"}
+		c.RequiredRoles = []string{"admin"}
+		c.Tenant = "dct"
+		c.ClaimRules = []ClaimRule{{Claim: "groups", Contains: []string{"g"}}}
+		c.RequiredACR = []string{"urn:mfa"}
+		c.RequiredAMR = []string{"otp"}
+		c.MaxAuthAge = "5m"
+		c.RequireStepUp = true
+	})
+	for name := range m.s.keepClaims {
+		if name != "sub" && !contains(m.s.sources.needed, name) {
+			t.Errorf("claim %q is kept but not collected (needed %v)", name, m.s.sources.needed)
+		}
+	}
+	if len(m.s.sources.needed) < 10 {
+		t.Errorf("needed %v: fewer claims than configured", m.s.sources.needed)
+	}
+}
