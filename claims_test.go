@@ -2,6 +2,7 @@ package descopeoidc
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -362,4 +363,38 @@ func TestNeededCoversEveryKeptClaim(t *testing.T) {
 	if len(m.s.sources.needed) < 10 {
 		t.Errorf("needed %v: fewer claims than configured", m.s.sources.needed)
 	}
+}
+
+// An access token signed with a key the provider does not publish grants nothing: its roles are not read.
+func TestForgedAccessTokenIsNoSource(t *testing.T) {
+	f := newFakeIdP(t)
+	foreign := newTestKey(t, "RS256", "k1", 1) // same kid, another key
+	f.set(func(f *fakeIdP) {
+		f.tokenHook = func(w http.ResponseWriter, r *http.Request, form url.Values) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			c, ok := f.codes[form.Get("code")]
+			if !ok {
+				return false
+			}
+			delete(f.codes, form.Get("code"))
+			at := f.idClaimsLocked("")
+			at["roles"] = []string{"admin"}
+			writeJSON(w, http.StatusOK, map[string]any{
+				"access_token": signJWT(f.t, foreign, nil, at), "token_type": "Bearer", "expires_in": 300,
+				"id_token": signJWT(f.t, f.signer, nil, f.idClaimsLocked(c.nonce)),
+			})
+			return true
+		}
+	})
+	cfg := f.config()
+	cfg.RequiredRoles = []string{"admin"}
+	cfg.LogLevel = "info"
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	out := captureOutput(t, func() { b.login("/") })
+	if rec := b.get("/"); rec.Code != http.StatusForbidden || up.count() != 0 {
+		t.Errorf("status %d, upstream %d; want 403: a forged access token's roles are not used", rec.Code, up.count())
+	}
+	mustContain(t, "log", out, "access token not used as a claims source")
 }
