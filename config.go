@@ -77,6 +77,7 @@ type Config struct {
 	RequiredAMR           []string `json:"requiredAMR,omitempty"`           // stepup.go
 	MaxAuthAge            string   `json:"maxAuthAge,omitempty"`            // stepup.go
 	RequireStepUp         bool     `json:"requireStepUp,omitempty"`         // stepup.go
+	SilentReauth          bool     `json:"silentReauth,omitempty"`          // silent.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
@@ -158,6 +159,7 @@ type settings struct {
 	entry                          loginEntry    // loginPath, allowPreflight: loginentry.go
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
 	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
+	silentReauth                   bool          // silentReauth: silent.go
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -177,7 +179,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie,
+		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveSilent,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {

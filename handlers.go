@@ -360,6 +360,9 @@ func (m *Middleware) unauthenticated(w http.ResponseWriter, r *http.Request) {
 		m.writeUnauthorized(w, r) // with login_url: loginentry.go
 		return
 	}
+	if m.s.silentReauth && m.startSilent(w, r) { // silent.go
+		return
+	}
 	m.startLogin(w, r)
 }
 

@@ -23,6 +23,12 @@ func (m *Middleware) startLogin(w http.ResponseWriter, r *http.Request) {
 // startLoginTo starts a login that returns to target (a path on this site, checked by safeRedirectPath); prompt,
 // when not "", is sent as the prompt parameter.
 func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target, prompt string) {
+	m.startLoginWith(w, r, target, prompt, m.s.stepUp)
+}
+
+// startLoginWith is startLoginTo with the step-up rule rule (nil: none) instead of this middleware's: a login
+// restarted at the callback keeps the rule of the middleware that started it (silent.go).
+func (m *Middleware) startLoginWith(w http.ResponseWriter, r *http.Request, target, prompt string, rule *stepUpRule) {
 	md, err := m.p.metadata(r.Context())
 	if err != nil {
 		m.logf(levelWarn, "cannot start login: %v", err)
@@ -39,10 +45,11 @@ func (m *Middleware) startLoginTo(w http.ResponseWriter, r *http.Request, target
 	now := m.now()
 	sd := &stateData{State: state, Nonce: nonce, Verifier: verifier, Target: target, Expiry: now.Add(stateTTL).Unix()}
 	extra := url.Values{}
-	m.addStepUpParams(extra, sd) // stepup.go
+	addStepUpParams(rule, extra, sd) // stepup.go
 	if prompt != "" {
 		extra.Set("prompt", prompt)
 	}
+	sd.Silent = prompt == "none" // silentReauth: silent.go
 	if err := m.writeStateCookie(w, sd); err != nil {
 		m.logf(levelError, "writing login cookie: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
@@ -128,6 +135,9 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
+		if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
+			return
+		}
 		m.logf(levelWarn, "provider returned error %q on login", truncate(e, 64))
 		if state != "" {
 			m.clearStateCookie(w, state)

@@ -107,6 +107,7 @@ type stateData struct {
 	NeedAMR []string `json:"um,omitempty"`
 	NeedAge int64    `json:"ux,omitempty"`
 	NeedSU  bool     `json:"us,omitempty"`
+	Silent  bool     `json:"q,omitempty"` // sent with prompt=none (silentReauth): silent.go
 }
 
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d

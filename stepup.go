@@ -61,13 +61,11 @@ func deriveStepUp(c *Config, s *settings) error {
 			return fmt.Errorf("authParams: %q is set by requiredACR/maxAuthAge on this middleware", k)
 		}
 	}
-	r.params = url.Values{}
+	r.params = r.authParams()
 	if len(r.acr) > 0 {
-		r.params.Set("acr_values", strings.Join(r.acr, " "))
 		s.keepClaims["acr"] = true
 	}
 	if r.maxAge > 0 {
-		r.params.Set("max_age", strconv.FormatInt(r.maxAge, 10))
 		s.keepClaims["auth_time"] = true
 	}
 	if len(r.amr) > 0 {
@@ -78,6 +76,18 @@ func deriveStepUp(c *Config, s *settings) error {
 	}
 	s.stepUp = r
 	return nil
+}
+
+// authParams are the rule's authorization request parameters: acr_values and max_age.
+func (r *stepUpRule) authParams() url.Values {
+	p := url.Values{}
+	if len(r.acr) > 0 {
+		p.Set("acr_values", strings.Join(r.acr, " "))
+	}
+	if r.maxAge > 0 {
+		p.Set("max_age", strconv.FormatInt(r.maxAge, 10))
+	}
+	return p
 }
 
 // splitList accepts YAML lists and comma- or space-separated strings (acr values contain neither).
@@ -205,8 +215,7 @@ func (r *stepUpRule) challenge(tooOld bool) string {
 
 // addStepUpParams puts the rule's acr_values and max_age on every authorization request of this middleware (a
 // first login through it then already meets the rule), and records in the login state that it did.
-func (m *Middleware) addStepUpParams(q url.Values, sd *stateData) {
-	r := m.s.stepUp
+func addStepUpParams(r *stepUpRule, q url.Values, sd *stateData) {
 	if r == nil {
 		return
 	}
@@ -219,7 +228,9 @@ func (m *Middleware) addStepUpParams(q url.Values, sd *stateData) {
 // stateRule is the step-up rule a login state carries: the callback may be served by another middleware than the
 // one that started the login (callbackPath is usually shared by a host's middlewares).
 func stateRule(sd *stateData) *stepUpRule {
-	return &stepUpRule{acr: sd.NeedACR, amr: sd.NeedAMR, maxAge: sd.NeedAge, su: sd.NeedSU}
+	r := &stepUpRule{acr: sd.NeedACR, amr: sd.NeedAMR, maxAge: sd.NeedAge, su: sd.NeedSU}
+	r.params = r.authParams()
+	return r
 }
 
 // addStepUpClaims puts the claims a step-up rule reads into the session of a step-up login, whatever this
