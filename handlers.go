@@ -1,6 +1,7 @@
 package descopeoidc
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,13 +59,21 @@ func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines 
 	}
 	if len(raw) > 1 && raw[1] == '.' { // "<n>.": chunked; n has one digit (maxSessionChunks)
 		n := int(raw[0] - '0')
-		raw, _ = sessionValue(m, cookies)
-		// sessionValue found the n chunk names among n cookies, in n pairs: nothing else is in the header
+		raw, _ = chunkedValue(cookies, m.chunkNames) // sessionValue
+		// chunkedValue found the n chunk names among n cookies, in n pairs: nothing else is in the header
 		ours = raw != "" && n == len(cookies) && len(lines) == 1 && strings.Count(lines[0], ";") == n-1
 	}
 	if raw != "" {
+		key := m.own.nameEq + raw // sessionKey and sessions.get, inlined
+		if len(raw) > maxRawKey {
+			sum := sha256.Sum256([]byte(raw))
+			key = string(sum[:])
+		}
+		c := m.sessions
+		c.mu.RLock()
+		e := c.m[key]
+		c.mu.RUnlock()
 		now := m.now().Unix()
-		e := m.sessions.get(m.sessionKey(raw))
 		if e != nil && e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
 			if ours {
 				delete(r.Header, "Cookie")
