@@ -196,3 +196,23 @@ func TestHintCookieNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutCookieSecretRotation: a logout cookie sealed with a previous session secret still gives its ID token
+// (previousSessionSecrets), one sealed for another middleware's issuer or client does not (its additional data).
+func TestLogoutCookieSecretRotation(t *testing.T) {
+	oldSecret := strings.Repeat("o", 32)
+	before := sessionMW(t, func(c *Config) { c.SessionSecret = oldSecret })
+	after := sessionMW(t, func(c *Config) { c.SessionSecret, c.PreviousSessionSecrets = strings.Repeat("n", 40), []string{oldSecret} })
+	other := sessionMW(t, func(c *Config) { c.SessionSecret, c.ClientID = oldSecret, "another-client" })
+	v, err := before.sealHint("chain", "a.id.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := withCookies(after.s.logoutPath, &http.Cookie{Name: after.hintNames[0], Value: v})
+	if got := after.hintFor(r, &sessionData{ID: "chain"}); got != "a.id.token" {
+		t.Errorf("after the rotation: hint %q, want the ID token", got)
+	}
+	if got := other.hintFor(r, &sessionData{ID: "chain"}); got != "" {
+		t.Errorf("another client's middleware: hint %q, want none", got)
+	}
+}
