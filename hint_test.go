@@ -202,7 +202,9 @@ func TestHintCookieNames(t *testing.T) {
 func TestLogoutCookieSecretRotation(t *testing.T) {
 	oldSecret := strings.Repeat("o", 32)
 	before := sessionMW(t, func(c *Config) { c.SessionSecret = oldSecret })
-	after := sessionMW(t, func(c *Config) { c.SessionSecret, c.PreviousSessionSecrets = strings.Repeat("n", 40), []string{oldSecret} })
+	after := sessionMW(t, func(c *Config) {
+		c.SessionSecret, c.PreviousSessionSecrets = strings.Repeat("n", 40), []string{oldSecret}
+	})
 	other := sessionMW(t, func(c *Config) { c.SessionSecret, c.ClientID = oldSecret, "another-client" })
 	v, err := before.sealHint("chain", "a.id.token")
 	if err != nil {
