@@ -1,7 +1,6 @@
 package matrix
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/traefik-descope/descopeoidc/integration/harness"
@@ -27,13 +26,6 @@ var scenarios = []scenario{
 	{"userinfo", "email and name headers (from userinfo where only it has them)", scenarioUserinfo},
 }
 
-// pending are the cells ("provider/scenario", both targets) that fail for want of one of those fixes. They run like
-// every other cell, but as probes: their failure is written to the report with the reason, and does not fail the
-// test. Once a fix has landed, its entries must go, so that the cells guard it (a passing probe says so in the log).
-var pending = map[string]string{
-	// Empty since the token-kinds and exact-issuer fixes (issue 9 item 1) landed; add "provider/scenario": reason.
-}
-
 // TestMatrix runs every scenario for every provider under Yaegi and compiled, a cell per provider and target, cells
 // in parallel.
 func TestMatrix(t *testing.T) {
@@ -57,31 +49,15 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
-// runScenario runs one cell as a subtest; a pending cell runs as a probe, its outcome reported but not failed.
+// runScenario runs one cell as a subtest and records its outcome for the report.
 func runScenario(t *testing.T, c *cell, sc scenario, rep *report) {
-	ran, ok, note, f := false, false, "", &first{}
-	reason, isPending := pending[c.name+"/"+sc.name]
+	ran, note, f := false, "", &first{}
 	passed := t.Run(sc.name, func(t *testing.T) {
 		ran = true
-		if !isPending {
-			note = sc.run(realT{T: t, first: f}, c)
-			return
-		}
-		if ok, note = probe(t, c, sc, f); ok {
-			t.Logf("pending cell %s/%s passes now: remove it from pending (%s)", c.name, sc.name, reason)
-		}
+		note = sc.run(realT{T: t, first: f}, c)
 	})
 	if !ran {
 		return
 	}
-	o := outcome{ok: ok, note: note, fail: f.msg}
-	switch {
-	case !isPending:
-		o.ok = passed
-	case !ok:
-		o.pending, o.fail = true, reason+"; here: "+f.msg
-	default:
-		o.note = strings.TrimPrefix(note+"; ", "; ") + "on the pending list (" + reason + ") but passed in this run"
-	}
-	rep.record(c.name, c.tg.Name(), sc.name, o)
+	rep.record(c.name, c.tg.Name(), sc.name, outcome{ok: passed, note: note, fail: f.msg})
 }

@@ -17,10 +17,10 @@ const (
 )
 
 // outcome is one cell's result: passed (with a note when a quirk changed the assertions) or failed (with its first
-// message); a pending cell's failure is expected, with the reason.
+// message).
 type outcome struct {
-	ok, pending bool
-	note, fail  string
+	ok         bool
+	note, fail string
 }
 
 type report struct {
@@ -83,8 +83,6 @@ func (r *report) markdown() string {
 			switch {
 			case !ran:
 				b.WriteString(" not run |")
-			case !o.ok && o.pending:
-				b.WriteString(" fails, fix pending" + ref(c[0]+": "+o.fail) + " |")
 			case !o.ok:
 				b.WriteString(" **fail**" + ref(c[0]+": "+o.fail) + " |")
 			case o.note != "":
