@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/traefik-descope/descopeoidc/integration/webclient"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 )
@@ -95,12 +96,12 @@ func (p *exampleOP) Capabilities() Capabilities {
 }
 
 // Login fills in the example's username/password form (GET /login/username?authRequestID=...).
-func (p *exampleOP) Login(client *http.Client, authorizeURL string) (string, error) {
-	return formLogin(client, authorizeURL, p.gate.URL(), func(page *url.URL, _ []byte) (*http.Request, error) {
+func (p *exampleOP) Login(hc *http.Client, authorizeURL string) (string, error) {
+	return webclient.FormLogin(hc, authorizeURL, p.gate.URL(), func(page *url.URL, _ []byte) (*http.Request, error) {
 		if page.Path != "/login/username" {
 			return nil, nil
 		}
-		return postForm(p.gate.URL()+"/login/username", url.Values{
+		return webclient.PostForm(p.gate.URL()+"/login/username", url.Values{
 			"id": {page.Query().Get("authRequestID")}, "username": {p.user.Username}, "password": {p.user.Password},
 		})
 	})

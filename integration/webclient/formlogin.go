@@ -1,4 +1,6 @@
-package providers
+// Package webclient holds the HTTP clients the integration tests play a user with: FormLogin walks a provider's login
+// pages; Browser is a cookie-keeping client for one site.
+package webclient
 
 import (
 	"fmt"
@@ -8,18 +10,20 @@ import (
 	"strings"
 )
 
-const maxLoginHops = 20
+// MaxLoginHops bounds FormLogin: redirects plus form submissions.
+const MaxLoginHops = 20
 
-// loginPage builds the form submission that answers a provider's login page, or returns nil when page is not one.
-type loginPage func(page *url.URL, body []byte) (*http.Request, error)
+// LoginPage builds the form submission that answers a provider's login page, or returns nil when page is not one.
+type LoginPage func(page *url.URL, body []byte) (*http.Request, error)
 
-// formLogin plays a browser: starting at start, it follows redirects, answers the provider's login pages with
+// FormLogin plays a browser: starting at start, it follows redirects, answers the provider's login pages with
 // submit, and returns the first redirect that leaves the provider (whose base URL is provider) after having been
-// there. That URL is not requested. Cookies go through client's jar; its CheckRedirect is not used.
-func formLogin(client *http.Client, start, provider string, submit loginPage) (string, error) {
+// there. That URL is not requested. Cookies go through hc's jar; its CheckRedirect is not used. A nil hc means a
+// client without jar.
+func FormLogin(hc *http.Client, start, provider string, submit LoginPage) (string, error) {
 	c := http.Client{}
-	if client != nil {
-		c = *client
+	if hc != nil {
+		c = *hc
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, err := http.NewRequest(http.MethodGet, start, nil)
@@ -28,7 +32,7 @@ func formLogin(client *http.Client, start, provider string, submit loginPage) (s
 	}
 	own := func(u *url.URL) bool { return u.Scheme+"://"+u.Host == provider }
 	seen := false
-	for i := 0; i < maxLoginHops; i++ {
+	for i := 0; i < MaxLoginHops; i++ {
 		seen = seen || own(req.URL)
 		resp, err := c.Do(req)
 		if err != nil {
@@ -56,15 +60,15 @@ func formLogin(client *http.Client, start, provider string, submit loginPage) (s
 			}
 		}
 		if next == nil {
-			return "", fmt.Errorf("login: %s %s: %s: %s", req.Method, req.URL, resp.Status, snippet(body))
+			return "", fmt.Errorf("login: %s %s: %s: %s", req.Method, req.URL, resp.Status, Snippet(body))
 		}
 		req = next
 	}
-	return "", fmt.Errorf("login: more than %d hops", maxLoginHops)
+	return "", fmt.Errorf("login: more than %d hops", MaxLoginHops)
 }
 
-// postForm is a form POST to target.
-func postForm(target string, form url.Values) (*http.Request, error) {
+// PostForm is a form POST to target.
+func PostForm(target string, form url.Values) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
@@ -73,7 +77,8 @@ func postForm(target string, form url.Values) (*http.Request, error) {
 	return req, nil
 }
 
-func snippet(body []byte) string {
+// Snippet is the start of a page for an error message: its words, at most 300 bytes.
+func Snippet(body []byte) string {
 	s := strings.Join(strings.Fields(string(body)), " ")
 	if len(s) > 300 {
 		s = s[:300] + "…"
