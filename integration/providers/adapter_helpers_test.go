@@ -23,6 +23,28 @@ func testOptions() Options {
 	return Options{RedirectURI: testRedirectURI, PostLogoutRedirectURI: "https://127.0.0.1:1/", TokenTTL: 5 * time.Second}
 }
 
+// loggedProcess is a provider that runs as a process of its own (dex, oidc-provider).
+type loggedProcess interface {
+	Close() error
+	Output() string
+}
+
+// startLogged starts a provider with testOptions, stops it at cleanup and, when the test failed, logs its output.
+func startLogged[P loggedProcess](t *testing.T, name string, start func(Options) (P, error)) P {
+	t.Helper()
+	p, err := start(testOptions())
+	if err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output())
+		}
+		_ = p.Close()
+	})
+	return p
+}
+
 // rawDiscovery fetches p's discovery document as a map.
 func rawDiscovery(t *testing.T, p Provider) map[string]any {
 	t.Helper()

@@ -10,17 +10,7 @@ import (
 
 func startDex(t *testing.T) *Dex {
 	t.Helper()
-	d, err := StartDex(testOptions())
-	if err != nil {
-		t.Fatalf("StartDex: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("dex output:\n%s", d.Output())
-		}
-		_ = d.Close()
-	})
-	return d
+	return startLogged(t, "dex", StartDex)
 }
 
 // TestDex starts dex and checks what the matrix relies on: the exact issuer, the login forms, the client's own

@@ -12,17 +12,7 @@ import (
 
 func startOIDCProvider(t *testing.T) *OIDCProvider {
 	t.Helper()
-	p, err := StartOIDCProvider(testOptions())
-	if err != nil {
-		t.Fatalf("StartOIDCProvider: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("oidc-provider output:\n%s", p.Output())
-		}
-		_ = p.Close()
-	})
-	return p
+	return startLogged(t, "oidc-provider", StartOIDCProvider)
 }
 
 // TestOIDCProvider starts oidc-provider and checks what the matrix relies on: the exact issuer (no trailing
