@@ -15,7 +15,7 @@ func scenarioBearer(t T, c *cell) string {
 	upstream := c.upstream.Load()
 	b := c.browser(t)
 	api := func(token string) response {
-		return b.do(http.MethodGet, "/api/items", map[string]string{
+		return b.Do(http.MethodGet, "/api/items", map[string]string{
 			"Authorization": "Bearer " + token, "Accept": "application/json", "X-Forwarded-User": "mallory",
 		})
 	}
@@ -36,10 +36,10 @@ func scenarioBearer(t T, c *cell) string {
 	}
 	for i := 0; i < 2; i++ {
 		r := api(tok.AccessToken)
-		if r.status != http.StatusOK {
-			t.Fatalf("bearer request %d: status %d (WWW-Authenticate %q), want 200", i, r.status, r.header.Get("WWW-Authenticate"))
+		if r.Status != http.StatusOK {
+			t.Fatalf("bearer request %d: status %d (WWW-Authenticate %q), want 200", i, r.Status, r.Header.Get("WWW-Authenticate"))
 		}
-		b.wantUser(b.echo("/api/items", map[string]string{"Authorization": "Bearer " + tok.AccessToken}), "bearer request")
+		b.wantUser(b.Echo("/api/items", map[string]string{"Authorization": "Bearer " + tok.AccessToken}), "bearer request")
 	}
 	wantInvalidToken(t, api(tok.AccessToken[:len(tok.AccessToken)-4]+"AAAA"), "tampered access token")
 	return ""
@@ -51,7 +51,7 @@ func scenarioIDTokenBearer(t T, c *cell) string {
 	tok := c.clientTokens(t)
 	c.use(t, c.bearerConfig())
 	upstream := c.upstream.Load()
-	r := c.browser(t).do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok.IDToken, "Accept": "application/json"})
+	r := c.browser(t).Do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok.IDToken, "Accept": "application/json"})
 	wantInvalidToken(t, r, "the provider's ID token as a bearer token")
 	if c.upstream.Load() != upstream {
 		t.Fatal("an ID token used as a bearer token reached the upstream")
@@ -61,7 +61,7 @@ func scenarioIDTokenBearer(t T, c *cell) string {
 
 func wantInvalidToken(t T, r response, what string) {
 	t.Helper()
-	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-		t.Fatalf("%s: status %d WWW-Authenticate %q, want 401 with error=\"invalid_token\"", what, r.status, r.header.Get("WWW-Authenticate"))
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("%s: status %d WWW-Authenticate %q, want 401 with error=\"invalid_token\"", what, r.Status, r.Header.Get("WWW-Authenticate"))
 	}
 }

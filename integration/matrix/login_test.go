@@ -16,14 +16,14 @@ func scenarioLogin(t T, c *cell) string {
 	b := c.browser(t)
 	authz := b.startLogin("/echo/page?x=1&y=two")
 	checkAuthorize(t, c, authz)
-	cb := b.get(b.authenticate(authz))
-	if cb.status != http.StatusFound || cb.location() != "/echo/page?x=1&y=two" {
-		t.Fatalf("callback: status %d Location %q, want 302 to /echo/page?x=1&y=two (body %q)", cb.status, cb.location(), cb.body)
+	cb := b.Get(b.authenticate(authz))
+	if cb.Status != http.StatusFound || cb.Location() != "/echo/page?x=1&y=two" {
+		t.Fatalf("callback: status %d Location %q, want 302 to /echo/page?x=1&y=two (body %q)", cb.Status, cb.Location(), cb.Body)
 	}
 	if b.session() == "" {
 		t.Fatal("no session cookie after the callback")
 	}
-	er := b.echo("/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory"})
+	er := b.Echo("/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory"})
 	b.wantUser(er, "after login")
 	if strings.Contains(er.Headers["Cookie"], sessionCookie) {
 		t.Errorf("upstream Cookie %q carries the plugin's cookies", er.Headers["Cookie"])
@@ -73,7 +73,7 @@ func scenarioReuse(t T, c *cell) string {
 	b.mustLogin("/first")
 	before := c.p.Gate().Requests.Load()
 	for i := 0; i < 3; i++ {
-		b.wantUser(b.echo("/again", nil), "request with the session")
+		b.wantUser(b.Echo("/again", nil), "request with the session")
 	}
 	if n := c.p.Gate().Requests.Load() - before; n != 0 {
 		t.Fatalf("%d requests reached the provider while the session was reused, want 0", n)

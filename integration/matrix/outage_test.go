@@ -27,7 +27,7 @@ func scenarioOutage(t T, c *cell) string {
 	defer func() { gate.Up(); _ = awaitHeal(b) }() // also when failing: the next scenario needs a healed plugin
 	wantUnavailable(t, b.navigate("/during-outage"), "new login while the provider is down")
 	if token != "" {
-		wantUnavailable(t, b.do(http.MethodGet, "/api", map[string]string{"Authorization": "Bearer " + token}), "bearer request while the provider is down")
+		wantUnavailable(t, b.Do(http.MethodGet, "/api", map[string]string{"Authorization": "Bearer " + token}), "bearer request while the provider is down")
 	}
 	gate.Up()
 	if err := awaitHeal(b); err != nil {
@@ -37,8 +37,8 @@ func scenarioOutage(t T, c *cell) string {
 	inFlight := c.browser(t)
 	callback := inFlight.authenticate(inFlight.startLogin("/in-flight"))
 	gate.Down()
-	b.wantUser(b.echo("/still-signed-in", nil), "signed-in browser during an outage")
-	wantUnavailable(t, inFlight.get(callback), "callback while the token endpoint is down")
+	b.wantUser(b.Echo("/still-signed-in", nil), "signed-in browser during an outage")
+	wantUnavailable(t, inFlight.Get(callback), "callback while the token endpoint is down")
 	return ""
 }
 
@@ -48,12 +48,12 @@ func awaitHeal(b *browser) error {
 	start := time.Now()
 	for {
 		r := b.navigate("/healed")
-		if r.status == http.StatusFound && strings.HasPrefix(r.location(), b.e.disc.AuthorizationEndpoint+"?") {
+		if r.Status == http.StatusFound && strings.HasPrefix(r.Location(), b.e.disc.AuthorizationEndpoint+"?") {
 			return nil
 		}
-		if r.status != http.StatusServiceUnavailable || time.Since(start) > 12*time.Second {
+		if r.Status != http.StatusServiceUnavailable || time.Since(start) > 12*time.Second {
 			return fmt.Errorf("%s after the provider came back: status %d Location %q, want a login redirect within the plugin's backoff",
-				time.Since(start).Round(time.Millisecond), r.status, r.location())
+				time.Since(start).Round(time.Millisecond), r.Status, r.Location())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -61,8 +61,8 @@ func awaitHeal(b *browser) error {
 
 func wantUnavailable(t T, r response, what string) {
 	t.Helper()
-	ra, err := strconv.Atoi(r.header.Get("Retry-After"))
-	if r.status != http.StatusServiceUnavailable || err != nil || ra < 1 || ra > 11 {
-		t.Fatalf("%s: status %d Retry-After %q, want 503 with Retry-After 1..11 s (body %q)", what, r.status, r.header.Get("Retry-After"), snippet(r.body))
+	ra, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if r.Status != http.StatusServiceUnavailable || err != nil || ra < 1 || ra > 11 {
+		t.Fatalf("%s: status %d Retry-After %q, want 503 with Retry-After 1..11 s (body %q)", what, r.Status, r.Header.Get("Retry-After"), snippet(r.Body))
 	}
 }

@@ -45,7 +45,7 @@ func scenarioRefresh(t T, c *cell) string {
 	} else {
 		note = fmt.Sprintf("its tokens live %s (fixed by its storage): refreshed %s after login; the first tokens' expiry is not waited for", ttl, lead)
 	}
-	b.wantUser(b.echo("/after-refresh", nil), "with the refreshed session")
+	b.wantUser(b.Echo("/after-refresh", nil), "with the refreshed session")
 	if !c.caps.RotatingRefresh {
 		note = strings.TrimPrefix(note+"; ", "; ") + "its refresh tokens do not rotate"
 	}
@@ -115,21 +115,21 @@ func scenarioLogout(t T, c *cell) string {
 	c.use(t, map[string]any{"postLogoutRedirectURL": byePath})
 	b := c.browser(t)
 	b.mustLogin("/")
-	r := b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": c.site.URL})
-	if r.status != http.StatusSeeOther || b.session() != "" {
-		t.Fatalf("logout: status %d, session kept %v; want 303 and no session", r.status, b.session() != "")
+	r := b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": c.site.URL})
+	if r.Status != http.StatusSeeOther || b.session() != "" {
+		t.Fatalf("logout: status %d, session kept %v; want 303 and no session", r.Status, b.session() != "")
 	}
 	note := ""
 	if !c.caps.EndSession || c.disc.EndSessionEndpoint == "" {
-		if c.disc.EndSessionEndpoint != "" || r.location() != c.site.URL+byePath {
-			t.Fatalf("logout without end_session: Location %q, want %s", r.location(), c.site.URL+byePath)
+		if c.disc.EndSessionEndpoint != "" || r.Location() != c.site.URL+byePath {
+			t.Fatalf("logout without end_session: Location %q, want %s", r.Location(), c.site.URL+byePath)
 		}
 		note = "no end_session_endpoint: the plugin logs out locally and redirects to postLogoutRedirectURL"
 	} else {
-		note = endSession(t, c, b, r.location())
+		note = endSession(t, c, b, r.Location())
 	}
-	if r := b.navigate("/"); r.status != http.StatusFound || !strings.HasPrefix(r.location(), c.disc.AuthorizationEndpoint) {
-		t.Fatalf("after logout: status %d Location %q, want a new login", r.status, r.location())
+	if r := b.navigate("/"); r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), c.disc.AuthorizationEndpoint) {
+		t.Fatalf("after logout: status %d Location %q, want a new login", r.Status, r.Location())
 	}
 	return note
 }
@@ -145,16 +145,16 @@ func endSession(t T, c *cell, b *browser, location string) string {
 	if q.Get("id_token_hint") == "" || q.Get("client_id") != c.p.ClientID() || q.Get("post_logout_redirect_uri") != c.site.URL+byePath {
 		t.Fatalf("end_session parameters: id_token_hint %v client_id %q post_logout_redirect_uri %q", q.Get("id_token_hint") != "", q.Get("client_id"), q.Get("post_logout_redirect_uri"))
 	}
-	back := b.get(location)
+	back := b.Get(location)
 	if c.caps.NoPostLogoutRedirect {
-		if back.status < 400 || back.status >= 500 {
-			t.Fatalf("end_session with an unregistered post_logout_redirect_uri: status %d, want the provider's 4xx", back.status)
+		if back.Status < 400 || back.Status >= 500 {
+			t.Fatalf("end_session with an unregistered post_logout_redirect_uri: status %d, want the provider's 4xx", back.Status)
 		}
-		return fmt.Sprintf("its clients cannot register a post_logout_redirect_uri: end_session answers %d to the plugin's; the plugin's session is gone anyway", back.status)
+		return fmt.Sprintf("its clients cannot register a post_logout_redirect_uri: end_session answers %d to the plugin's; the plugin's session is gone anyway", back.Status)
 	}
 	back = followProvider(t, c, b, end, back)
-	if back.status < 300 || back.status >= 400 || !strings.HasPrefix(back.location(), c.site.URL+byePath) {
-		t.Fatalf("end_session: status %d Location %q, want a redirect to %s", back.status, back.location(), c.site.URL+byePath)
+	if back.Status < 300 || back.Status >= 400 || !strings.HasPrefix(back.Location(), c.site.URL+byePath) {
+		t.Fatalf("end_session: status %d Location %q, want a redirect to %s", back.Status, back.Location(), c.site.URL+byePath)
 	}
 	return ""
 }
@@ -165,22 +165,22 @@ func followProvider(t T, c *cell, b *browser, at *url.URL, r response) response 
 	t.Helper()
 	for i := 0; i < 10; i++ {
 		switch {
-		case r.status >= 300 && r.status < 400:
-			next, err := at.Parse(r.location())
+		case r.Status >= 300 && r.Status < 400:
+			next, err := at.Parse(r.Location())
 			if err != nil || next.Scheme+"://"+next.Host != c.p.Gate().URL() {
 				return r
 			}
-			at, r = next, b.get(next.String())
-		case r.status == http.StatusOK:
+			at, r = next, b.Get(next.String())
+		case r.Status == http.StatusOK:
 			lc, ok := c.p.(providers.LogoutConfirmer)
 			if !ok {
-				t.Fatalf("end_session answered 200 (%q), and %s is no providers.LogoutConfirmer", snippet(r.body), c.name)
+				t.Fatalf("end_session answered 200 (%q), and %s is no providers.LogoutConfirmer", snippet(r.Body), c.name)
 			}
-			req, err := lc.ConfirmLogout(r.body)
+			req, err := lc.ConfirmLogout(r.Body)
 			if err != nil {
 				t.Fatalf("confirming logout at %s: %v", c.name, err)
 			}
-			at, r = req.URL, b.send(req)
+			at, r = req.URL, b.Send(req)
 		default:
 			return r
 		}

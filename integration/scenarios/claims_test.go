@@ -56,11 +56,11 @@ func TestRolesFromAccessToken(t *testing.T) {
 		// Without the access token as a source the rule has no roles to go by.
 		e2 := newEnv(t, tg, idp, merge(cfg, map[string]any{"claimsFrom": "idToken,userinfo"}))
 		b := e2.browser()
-		if cb := b.login("/admin"); cb.status != http.StatusFound {
-			t.Fatalf("callback: %d", cb.status)
+		if cb := b.login("/admin"); cb.Status != http.StatusFound {
+			t.Fatalf("callback: %d", cb.Status)
 		}
-		if r := b.get("/admin"); r.status != http.StatusForbidden {
-			t.Errorf("claimsFrom without accessToken: status %d, want 403", r.status)
+		if r := b.Get("/admin"); r.Status != http.StatusForbidden {
+			t.Errorf("claimsFrom without accessToken: status %d, want 403", r.Status)
 		}
 	})
 }
@@ -76,8 +76,8 @@ func TestUserinfoOfAnotherUserFailsLogin(t *testing.T) {
 		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"forwardHeaders": profileHeaders}))
 		b := e.browser()
 		r := b.login("/")
-		if r.status != http.StatusUnauthorized || b.sessionCookie() != "" || strings.Contains(r.body, "victim") {
-			t.Fatalf("callback: status %d session %v, want 401, no session, generic page", r.status, b.sessionCookie() != "")
+		if r.Status != http.StatusUnauthorized || b.sessionCookie() != "" || strings.Contains(r.Body, "victim") {
+			t.Fatalf("callback: status %d session %v, want 401, no session, generic page", r.Status, b.sessionCookie() != "")
 		}
 		if idp.Stats().UserinfoRequests != 1 || e.upstream.Load() != 0 {
 			t.Errorf("userinfo requests %d, upstream %d; want 1 and 0", idp.Stats().UserinfoRequests, e.upstream.Load())
@@ -94,13 +94,13 @@ func TestUserinfoDownMeansNoSession(t *testing.T) {
 		idp.SetUserinfoStatus(http.StatusServiceUnavailable)
 		b := e.browser()
 		r := b.login("/")
-		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || b.sessionCookie() != "" {
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || b.sessionCookie() != "" {
 			t.Fatalf("userinfo down: status %d Retry-After %q session %v, want 503, Retry-After, no session",
-				r.status, r.header.Get("Retry-After"), b.sessionCookie() != "")
+				r.Status, r.Header.Get("Retry-After"), b.sessionCookie() != "")
 		}
 		idp.SetUserinfoStatus(http.StatusUnauthorized) // refused: a failed login, not an outage
-		if r := e.browser().login("/"); r.status != http.StatusUnauthorized {
-			t.Errorf("userinfo refusing: status %d, want 401", r.status)
+		if r := e.browser().login("/"); r.Status != http.StatusUnauthorized {
+			t.Errorf("userinfo refusing: status %d, want 401", r.Status)
 		}
 		idp.SetUserinfoStatus(0)
 		if er := e.browser().mustLogin("/back"); er.Headers["X-Forwarded-Email"] != devidp.DemoUsername {
@@ -127,7 +127,7 @@ func TestClaimsReReadAfterRefresh(t *testing.T) {
 		}
 		untilRefreshDue()
 		b.refreshNow()
-		if er := b.echo("/refreshed", nil); er.Headers["X-Roles"] != "viewer,auditor" {
+		if er := b.Echo("/refreshed", nil); er.Headers["X-Roles"] != "viewer,auditor" {
 			t.Errorf("after refresh: X-Roles %q, want viewer,auditor", er.Headers["X-Roles"])
 		}
 		if n := idp.Stats().TokenRequests["refresh_token"]; n != 1 {
@@ -138,8 +138,8 @@ func TestClaimsReReadAfterRefresh(t *testing.T) {
 		}
 		untilRefreshDue()
 		b.refreshNow()
-		if r := b.get("/denied"); r.status != http.StatusForbidden {
-			t.Errorf("after the viewer role was removed and the session refreshed: status %d, want 403", r.status)
+		if r := b.Get("/denied"); r.Status != http.StatusForbidden {
+			t.Errorf("after the viewer role was removed and the session refreshed: status %d, want 403", r.Status)
 		}
 	})
 }

@@ -33,7 +33,7 @@ func bigUser() devidp.User {
 func (b *browser) cookieBytes(path string) (int, int) {
 	u, _ := url.Parse(b.env.srv.URL + path)
 	var pairs []string
-	for _, c := range b.c.Jar.Cookies(u) {
+	for _, c := range b.HTTP.Jar.Cookies(u) {
 		pairs = append(pairs, c.Name+"="+c.Value)
 	}
 	return len(strings.Join(pairs, "; ")), len(pairs)
@@ -42,10 +42,10 @@ func (b *browser) cookieBytes(path string) (int, int) {
 // logoutHint logs out and returns the id_token_hint sent to the provider.
 func (b *browser) logoutHint() string {
 	b.t.Helper()
-	r := b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": b.env.srv.URL})
-	end, err := url.Parse(r.location())
-	if r.status != http.StatusSeeOther || err != nil {
-		b.t.Fatalf("logout: status %d Location %q", r.status, r.location())
+	r := b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": b.env.srv.URL})
+	end, err := url.Parse(r.Location())
+	if r.Status != http.StatusSeeOther || err != nil {
+		b.t.Fatalf("logout: status %d Location %q", r.Status, r.Location())
 	}
 	return end.Query().Get("id_token_hint")
 }

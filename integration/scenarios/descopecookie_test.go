@@ -28,10 +28,10 @@ func TestDescopeSessionCookie(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := e.browser()
-			b.setCookie("DS", ds)
-			b.setCookie("DSR", "the-refresh-jwt")
-			b.setCookie("theme", "dark")
-			er := b.echo("/app", nil)
+			b.SetCookie("DS", ds)
+			b.SetCookie("DSR", "the-refresh-jwt")
+			b.SetCookie("theme", "dark")
+			er := b.Echo("/app", nil)
 			if er.Headers["X-Forwarded-User"] != devidp.DemoSubject || er.Headers["X-Roles"] != "viewer,editor" {
 				t.Errorf("urlIssuer %t: upstream user %q roles %q", urlIssuer, er.Headers["X-Forwarded-User"], er.Headers["X-Roles"])
 			}
@@ -48,19 +48,19 @@ func TestDescopeSessionCookie(t *testing.T) {
 		}
 		for _, bad := range []string{expired, expired[:len(expired)-8] + "AAAAAAAA", "garbage"} {
 			b := e.browser()
-			b.setCookie("DS", bad)
-			r := b.get("/app")
-			if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
-				t.Errorf("bad DS %.12q: status %d Location %q, want the login redirect", bad, r.status, r.location())
+			b.SetCookie("DS", bad)
+			r := b.Get("/app")
+			if r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()) {
+				t.Errorf("bad DS %.12q: status %d Location %q, want the login redirect", bad, r.Status, r.Location())
 			}
 		}
 		// Without the key, DS means nothing: a login starts.
 		plain := newEnv(t, tg, idp, baseConfig(idp))
 		ds, _ := idp.SessionJWT(devidp.DemoSubject, 5*time.Minute, true)
 		b := plain.browser()
-		b.setCookie("DS", ds)
-		if r := b.get("/app"); r.status != http.StatusFound || plain.upstream.Load() != 0 {
-			t.Errorf("descopeSessionCookie off: status %d upstream %d, want a login redirect", r.status, plain.upstream.Load())
+		b.SetCookie("DS", ds)
+		if r := b.Get("/app"); r.Status != http.StatusFound || plain.upstream.Load() != 0 {
+			t.Errorf("descopeSessionCookie off: status %d upstream %d, want a login redirect", r.Status, plain.upstream.Load())
 		}
 	})
 }

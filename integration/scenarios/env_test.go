@@ -1,10 +1,7 @@
 package scenarios
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/echo"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
+	"github.com/traefik-descope/descopeoidc/integration/webclient"
 )
 
 const sessionSecret = "integration-session-secret-0123456789abcdef"
@@ -82,60 +80,27 @@ func newEnv(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]
 
 // browser is a cookie-keeping client that does not follow redirects by itself.
 type browser struct {
+	*webclient.Browser
 	t   *testing.T
-	c   *http.Client
 	env *env
 }
 
 func (e *env) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	c := e.srv.Client()
-	c.Jar = jar
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: e.t, c: c, env: e}
+	return &browser{Browser: webclient.NewBrowser(e.t, e.srv.Client(), e.srv.URL), t: e.t, env: e}
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (r response) location() string { return r.header.Get("Location") }
-
-func (b *browser) do(method, rawURL string, hdr map[string]string) response {
-	b.t.Helper()
-	if strings.HasPrefix(rawURL, "/") {
-		rawURL = b.env.srv.URL + rawURL
-	}
-	req, err := http.NewRequest(method, rawURL, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
-}
-
-func (b *browser) get(path string) response { return b.do(http.MethodGet, path, nil) }
+type response = webclient.Response
 
 // startLogin requests a protected path and expects the redirect to the provider's authorization endpoint.
 func (b *browser) startLogin(path string) *url.URL {
 	b.t.Helper()
-	r := b.get(path)
-	if r.status != http.StatusFound {
-		b.t.Fatalf("GET %s: status %d, want 302 to the provider (body %q)", path, r.status, r.body)
+	r := b.Get(path)
+	if r.Status != http.StatusFound {
+		b.t.Fatalf("GET %s: status %d, want 302 to the provider (body %q)", path, r.Status, r.Body)
 	}
-	u, err := url.Parse(r.location())
-	if err != nil || !strings.HasPrefix(r.location(), b.env.idp.URL()) {
-		b.t.Fatalf("GET %s: Location %q is not the provider", path, r.location())
+	u, err := url.Parse(r.Location())
+	if err != nil || !strings.HasPrefix(r.Location(), b.env.idp.URL()) {
+		b.t.Fatalf("GET %s: Location %q is not the provider", path, r.Location())
 	}
 	return u
 }
@@ -143,7 +108,7 @@ func (b *browser) startLogin(path string) *url.URL {
 // authenticate logs in at the provider and returns the callback URL it redirects to (not yet requested).
 func (b *browser) authenticate(authorize *url.URL) string {
 	b.t.Helper()
-	cb, err := b.env.idp.Login(b.c, authorize.String(), devidp.DemoUsername, devidp.DemoPassword)
+	cb, err := b.env.idp.Login(b.HTTP, authorize.String(), devidp.DemoUsername, devidp.DemoPassword)
 	if err != nil {
 		b.t.Fatalf("provider login: %v", err)
 	}
@@ -153,48 +118,21 @@ func (b *browser) authenticate(authorize *url.URL) string {
 // login runs the whole flow for path and returns the callback's response.
 func (b *browser) login(path string) response {
 	b.t.Helper()
-	return b.get(b.authenticate(b.startLogin(path)))
+	return b.Get(b.authenticate(b.startLogin(path)))
 }
 
 // mustLogin logs in and returns what the echo service saw for path.
 func (b *browser) mustLogin(path string) echo.Request {
 	b.t.Helper()
 	cb := b.login(path)
-	if cb.status != http.StatusFound || cb.location() != path {
-		b.t.Fatalf("callback: status %d Location %q, want 302 to %q (body %q)", cb.status, cb.location(), path, cb.body)
+	if cb.Status != http.StatusFound || cb.Location() != path {
+		b.t.Fatalf("callback: status %d Location %q, want 302 to %q (body %q)", cb.Status, cb.Location(), path, cb.Body)
 	}
-	return b.echo(path, nil)
-}
-
-// echo requests path and decodes the echo service's answer, failing unless it reached the upstream.
-func (b *browser) echo(path string, hdr map[string]string) echo.Request {
-	b.t.Helper()
-	r := b.do(http.MethodGet, path, hdr)
-	if r.status != http.StatusOK {
-		b.t.Fatalf("GET %s: status %d, want 200 from upstream (Location %q, body %q)", path, r.status, r.location(), r.body)
-	}
-	var er echo.Request
-	if err := json.Unmarshal([]byte(r.body), &er); err != nil {
-		b.t.Fatalf("GET %s: not an echo answer: %q", path, r.body)
-	}
-	return er
+	return b.Echo(path, nil)
 }
 
 // sessionCookie is the browser's current session cookie value ("" when none).
-func (b *browser) sessionCookie() string {
-	u, _ := url.Parse(b.env.srv.URL)
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "_descopeoidc" {
-			return c.Value
-		}
-	}
-	return ""
-}
-
-func (b *browser) setCookie(name, value string) {
-	u, _ := url.Parse(b.env.srv.URL)
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
-}
+func (b *browser) sessionCookie() string { return b.Cookie("_descopeoidc") }
 
 func merge(a map[string]any, b map[string]any) map[string]any {
 	out := map[string]any{}

@@ -41,12 +41,12 @@ func TestLoginFlow(t *testing.T) {
 		if !strings.HasPrefix(q.Get("scope"), "openid ") || !strings.Contains(q.Get("scope"), "offline_access") {
 			t.Errorf("scope = %q", q.Get("scope"))
 		}
-		cb := b.get(b.authenticate(authz))
-		if cb.status != http.StatusFound || cb.location() != "/echo/page?x=1&y=two" {
-			t.Fatalf("callback: %d %q", cb.status, cb.location())
+		cb := b.Get(b.authenticate(authz))
+		if cb.Status != http.StatusFound || cb.Location() != "/echo/page?x=1&y=two" {
+			t.Fatalf("callback: %d %q", cb.Status, cb.Location())
 		}
-		b.setCookie("theme", "dark")
-		er := b.echo("/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory", "X-Roles": "admin"})
+		b.SetCookie("theme", "dark")
+		er := b.Echo("/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory", "X-Roles": "admin"})
 		checks := map[string]string{
 			"X-Forwarded-User": devidp.DemoSubject, "X-Forwarded-Email": devidp.DemoUsername, "X-Roles": "viewer,editor",
 			"X-Tenant-Roles": "admin", "Cookie": "theme=dark",
@@ -74,14 +74,14 @@ func TestUnauthenticatedAPIGets401(t *testing.T) {
 		for _, hdr := range []map[string]string{
 			{"Accept": "application/json"}, {"X-Requested-With": "XMLHttpRequest"}, {"Sec-Fetch-Mode": "cors"},
 		} {
-			r := b.do(http.MethodGet, "/api", hdr)
-			if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-				t.Errorf("%v: status %d WWW-Authenticate %q, want 401 Bearer", hdr, r.status, r.header.Get("WWW-Authenticate"))
+			r := b.Do(http.MethodGet, "/api", hdr)
+			if r.Status != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%v: status %d WWW-Authenticate %q, want 401 Bearer", hdr, r.Status, r.Header.Get("WWW-Authenticate"))
 			}
 		}
-		r := b.do(http.MethodGet, "/page", map[string]string{"Sec-Fetch-Mode": "navigate", "Accept": "text/html"})
-		if r.status != http.StatusFound {
-			t.Errorf("navigation: status %d, want 302", r.status)
+		r := b.Do(http.MethodGet, "/page", map[string]string{"Sec-Fetch-Mode": "navigate", "Accept": "text/html"})
+		if r.Status != http.StatusFound {
+			t.Errorf("navigation: status %d, want 302", r.Status)
 		}
 		if e.upstream.Load() != 0 {
 			t.Errorf("upstream reached %d times without a session", e.upstream.Load())
@@ -96,8 +96,8 @@ func TestAZP(t *testing.T) {
 		e := newEnv(t, tg, idp, baseConfig(idp))
 		b := e.browser()
 		r := b.login("/")
-		if r.status != http.StatusUnauthorized || b.sessionCookie() != "" || strings.Contains(r.body, "azp") {
-			t.Fatalf("missing azp: status %d cookie %v body %q, want 401, no session, generic body", r.status, b.sessionCookie() != "", r.body)
+		if r.Status != http.StatusUnauthorized || b.sessionCookie() != "" || strings.Contains(r.Body, "azp") {
+			t.Fatalf("missing azp: status %d cookie %v body %q, want 401, no session, generic body", r.Status, b.sessionCookie() != "", r.Body)
 		}
 		e2 := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"requireAZP": "false"}))
 		if er := e2.browser().mustLogin("/ok"); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
@@ -115,7 +115,7 @@ func TestStateAndReplay(t *testing.T) {
 		b := e.browser()
 		cbURL := b.authenticate(b.startLogin("/a"))
 		u, _ := url.Parse(cbURL)
-		captured := b.c.Jar.Cookies(u) // the login cookie, as an attacker who copied it would have it
+		captured := b.HTTP.Jar.Cookies(u) // the login cookie, as an attacker who copied it would have it
 		if len(captured) != 1 || !strings.HasPrefix(captured[0].Name, "_descopeoidc_state_") {
 			t.Fatalf("login cookie for the callback: %v", captured)
 		}
@@ -123,19 +123,19 @@ func TestStateAndReplay(t *testing.T) {
 		q := wrong.Query()
 		q.Set("state", "not-the-state-this-browser-was-given-xx")
 		wrong.RawQuery = q.Encode()
-		if r := b.get(wrong.String()); r.status != http.StatusBadRequest || b.sessionCookie() != "" {
-			t.Fatalf("state mismatch: status %d session %v", r.status, b.sessionCookie() != "")
+		if r := b.Get(wrong.String()); r.Status != http.StatusBadRequest || b.sessionCookie() != "" {
+			t.Fatalf("state mismatch: status %d session %v", r.Status, b.sessionCookie() != "")
 		}
-		if r := b.get(cbURL); r.status != http.StatusFound || b.sessionCookie() == "" {
-			t.Fatalf("genuine callback: status %d", r.status)
+		if r := b.Get(cbURL); r.Status != http.StatusFound || b.sessionCookie() == "" {
+			t.Fatalf("genuine callback: status %d", r.Status)
 		}
-		if r := b.get(cbURL); r.status != http.StatusBadRequest {
-			t.Fatalf("replay in the same browser: status %d, want 400", r.status)
+		if r := b.Get(cbURL); r.Status != http.StatusBadRequest {
+			t.Fatalf("replay in the same browser: status %d, want 400", r.Status)
 		}
 		other := e.browser()
-		other.c.Jar.SetCookies(u, captured)
-		if r := other.get(cbURL); r.status != http.StatusBadRequest || other.sessionCookie() != "" {
-			t.Fatalf("replay with the copied login cookie: status %d session %v, want 400 and none", r.status, other.sessionCookie() != "")
+		other.HTTP.Jar.SetCookies(u, captured)
+		if r := other.Get(cbURL); r.Status != http.StatusBadRequest || other.sessionCookie() != "" {
+			t.Fatalf("replay with the copied login cookie: status %d session %v, want 400 and none", r.Status, other.sessionCookie() != "")
 		}
 	})
 }
@@ -150,10 +150,10 @@ func TestTamperedCookieIsNoSession(t *testing.T) {
 		v := b.sessionCookie()
 		flipped := v[:len(v)/2] + string(rune('A'+(v[len(v)/2]-'A'+1)%26)) + v[len(v)/2+1:]
 		for _, bad := range []string{flipped, v[:len(v)-4], "garbage", "3.abc"} {
-			b.setCookie("_descopeoidc", bad)
-			r := b.get("/")
-			if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
-				t.Errorf("cookie %q...: status %d Location %q, want a login redirect", bad[:4], r.status, r.location())
+			b.SetCookie("_descopeoidc", bad)
+			r := b.Get("/")
+			if r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()) {
+				t.Errorf("cookie %q...: status %d Location %q, want a login redirect", bad[:4], r.Status, r.Location())
 			}
 		}
 	})
@@ -186,22 +186,22 @@ func TestProviderDownThenUp(t *testing.T) {
 		_ = idp.Close()
 		e := newEnv(t, tg, idp, cfg)
 		b := e.browser()
-		r := b.get("/")
-		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-			t.Fatalf("provider down: status %d Retry-After %q", r.status, r.header.Get("Retry-After"))
+		r := b.Get("/")
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("provider down: status %d Retry-After %q", r.Status, r.Header.Get("Retry-After"))
 		}
 		up := startIDP(t, devidp.Options{AZPClaim: true, Addr: addr})
 		e.idp = up
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			r = b.get("/")
-			if r.status == http.StatusFound || time.Now().After(deadline) {
+			r = b.Get("/")
+			if r.Status == http.StatusFound || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		if r.status != http.StatusFound {
-			t.Fatalf("provider back: status %d, want 302 within the backoff", r.status)
+		if r.Status != http.StatusFound {
+			t.Fatalf("provider back: status %d, want 302 within the backoff", r.Status)
 		}
 		b.mustLogin("/healed")
 	})
@@ -215,14 +215,14 @@ func TestExcludedPaths(t *testing.T) {
 		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"excludedPaths": "/health,/public/,^/static/.*\\.css$"}))
 		b := e.browser()
 		for _, p := range []string{"/health", "/health/live", "/public/site.js", "/static/site.css"} {
-			er := b.echo(p, map[string]string{"X-Forwarded-User": "mallory"})
+			er := b.Echo(p, map[string]string{"X-Forwarded-User": "mallory"})
 			if _, forged := er.Headers["X-Forwarded-User"]; forged {
 				t.Errorf("%s: forged identity header reached upstream", p)
 			}
 		}
 		for _, p := range []string{"/healthz", "/health-admin/users", "/public", "/static/site.js", "/health/../admin"} {
-			if r := b.get(p); r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
-				t.Errorf("%s: status %d Location %q, want a login redirect", p, r.status, r.location())
+			if r := b.Get(p); r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()) {
+				t.Errorf("%s: status %d Location %q, want a login redirect", p, r.Status, r.Location())
 			}
 		}
 	})
@@ -243,7 +243,7 @@ func TestES256AndChunkedSession(t *testing.T) {
 		}
 		u, _ := url.Parse(e.srv.URL)
 		chunks := 0
-		for _, c := range b.c.Jar.Cookies(u) {
+		for _, c := range b.HTTP.Jar.Cookies(u) {
 			if strings.HasPrefix(c.Name, "_descopeoidc") {
 				chunks++
 			}

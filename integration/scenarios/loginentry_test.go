@@ -19,28 +19,28 @@ func TestLoginEntryForSPA(t *testing.T) {
 		idp := startIDP(t, devidp.Options{AZPClaim: true})
 		e := newEnv(t, tg, idp, baseConfig(idp))
 		b := e.browser()
-		r := b.do(http.MethodGet, "/api/items?page=2", map[string]string{"Accept": "application/json"})
+		r := b.Do(http.MethodGet, "/api/items?page=2", map[string]string{"Accept": "application/json"})
 		var body map[string]string
-		if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != http.StatusUnauthorized {
-			t.Fatalf("API call: status %d body %q, want 401 JSON", r.status, r.body)
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil || r.Status != http.StatusUnauthorized {
+			t.Fatalf("API call: status %d body %q, want 401 JSON", r.Status, r.Body)
 		}
 		want := e.srv.URL + "/oauth2/login?rd=" + url.QueryEscape("/api/items?page=2")
 		if body["login_url"] != want {
 			t.Fatalf("login_url %q, want %q", body["login_url"], want)
 		}
 		entry := e.srv.URL + "/oauth2/login?rd=" + url.QueryEscape("/app/#/inbox?x=1")
-		cb := b.get(b.authenticate(b.startLogin(entry)))
-		if cb.status != http.StatusFound || cb.location() != "/app/#/inbox?x=1" {
+		cb := b.Get(b.authenticate(b.startLogin(entry)))
+		if cb.Status != http.StatusFound || cb.Location() != "/app/#/inbox?x=1" {
 			// an SPA's client-side route (the fragment) survives the login
-			t.Fatalf("callback: %d to %q, want 302 to /app/#/inbox?x=1", cb.status, cb.location())
+			t.Fatalf("callback: %d to %q, want 302 to /app/#/inbox?x=1", cb.Status, cb.Location())
 		}
-		if er := b.echo("/app/", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+		if er := b.Echo("/app/", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("upstream user %q after the login entry", er.Headers["X-Forwarded-User"])
 		}
 		evil := e.browser()
-		cb = evil.get(evil.authenticate(evil.startLogin("/oauth2/login?rd=" + url.QueryEscape("https://evil.example/x"))))
-		if cb.status != http.StatusFound || cb.location() != "/" {
-			t.Fatalf("foreign rd: callback %d to %q, want 302 to /", cb.status, cb.location())
+		cb = evil.Get(evil.authenticate(evil.startLogin("/oauth2/login?rd=" + url.QueryEscape("https://evil.example/x"))))
+		if cb.Status != http.StatusFound || cb.Location() != "/" {
+			t.Fatalf("foreign rd: callback %d to %q, want 302 to /", cb.Status, cb.Location())
 		}
 	})
 }
@@ -55,20 +55,20 @@ func TestPreflightPassesWhenAllowed(t *testing.T) {
 			"Cookie": "_descopeoidc=forged; theme=dark",
 		}
 		off := newEnv(t, tg, idp, baseConfig(idp))
-		if r := off.browser().do(http.MethodOptions, "/api", pre); r.status == http.StatusOK || off.upstream.Load() != 0 {
-			t.Fatalf("allowPreflight off: status %d, upstream %d, want no upstream call", r.status, off.upstream.Load())
+		if r := off.browser().Do(http.MethodOptions, "/api", pre); r.Status == http.StatusOK || off.upstream.Load() != 0 {
+			t.Fatalf("allowPreflight off: status %d, upstream %d, want no upstream call", r.Status, off.upstream.Load())
 		}
 		on := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowPreflight": "true"}))
 		b := on.browser()
-		r := b.do(http.MethodOptions, "/api", pre)
-		if r.status != http.StatusOK || on.upstream.Load() != 1 {
-			t.Fatalf("preflight: status %d upstream %d, want 200 from upstream", r.status, on.upstream.Load())
+		r := b.Do(http.MethodOptions, "/api", pre)
+		if r.Status != http.StatusOK || on.upstream.Load() != 1 {
+			t.Fatalf("preflight: status %d upstream %d, want 200 from upstream", r.Status, on.upstream.Load())
 		}
-		if strings.Contains(r.body, "mallory") || strings.Contains(r.body, "forged") || !strings.Contains(r.body, "theme=dark") {
-			t.Errorf("upstream saw %q: want theme=dark, no forged identity or session", r.body)
+		if strings.Contains(r.Body, "mallory") || strings.Contains(r.Body, "forged") || !strings.Contains(r.Body, "theme=dark") {
+			t.Errorf("upstream saw %q: want theme=dark, no forged identity or session", r.Body)
 		}
-		if r := b.do(http.MethodOptions, "/api", map[string]string{"Accept": "application/json"}); r.status != http.StatusUnauthorized {
-			t.Errorf("OPTIONS without Origin: status %d, want 401", r.status)
+		if r := b.Do(http.MethodOptions, "/api", map[string]string{"Accept": "application/json"}); r.Status != http.StatusUnauthorized {
+			t.Errorf("OPTIONS without Origin: status %d, want 401", r.Status)
 		}
 	})
 }

@@ -23,8 +23,8 @@ func TestUpstreamCredentials(t *testing.T) {
 		api := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowBearerTokens": "true"}))
 		b := api.browser()
 		b.mustLogin("/")
-		b.setCookie("theme", "dark")
-		er := b.echo("/api", map[string]string{"Authorization": "Bearer " + at})
+		b.SetCookie("theme", "dark")
+		er := b.Echo("/api", map[string]string{"Authorization": "Bearer " + at})
 		if er.Headers["Cookie"] != "theme=dark" || er.Headers["Authorization"] != "Bearer "+at || er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Errorf("bearer path: upstream Cookie %.40q Authorization %.20q user %q, want theme=dark, the verified token, the user",
 				er.Headers["Cookie"], er.Headers["Authorization"], er.Headers["X-Forwarded-User"])
@@ -35,7 +35,7 @@ func TestUpstreamCredentials(t *testing.T) {
 		pb := plain.browser()
 		pb.mustLogin("/")
 		for _, forged := range []string{"Bearer forged", "Basic YWRtaW46YWRtaW4="} {
-			if got := pb.echo("/", map[string]string{"Authorization": forged}).Headers["Authorization"]; got != "" {
+			if got := pb.Echo("/", map[string]string{"Authorization": forged}).Headers["Authorization"]; got != "" {
 				t.Errorf("session path: client Authorization %q reached upstream as %q", forged, got)
 			}
 		}
@@ -44,7 +44,7 @@ func TestUpstreamCredentials(t *testing.T) {
 		keep := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"keepAuthorizationHeader": "true"}))
 		kb := keep.browser()
 		kb.mustLogin("/")
-		if got := kb.echo("/", map[string]string{"Authorization": "Basic dXNlcjpwdw=="}).Headers["Authorization"]; got != "Basic dXNlcjpwdw==" {
+		if got := kb.Echo("/", map[string]string{"Authorization": "Basic dXNlcjpwdw=="}).Headers["Authorization"]; got != "Basic dXNlcjpwdw==" {
 			t.Errorf("keepAuthorizationHeader: upstream Authorization %q", got)
 		}
 	})

@@ -47,7 +47,7 @@ func TestRefresh(t *testing.T) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				statuses[i] = withSession(e, old).status
+				statuses[i] = withSession(e, old).Status
 			}(i)
 		}
 		wg.Wait()
@@ -60,9 +60,9 @@ func TestRefresh(t *testing.T) {
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
 			t.Fatalf("refresh_token grants = %d for %d concurrent requests, want 1", got, n)
 		}
-		b.setCookie("_descopeoidc", fresh)
+		b.SetCookie("_descopeoidc", fresh)
 		untilExpired() // only the refreshed session can work now
-		if er := b.echo("/after", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+		if er := b.Echo("/after", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("after refresh: user %q", er.Headers["X-Forwarded-User"])
 		}
 	})
@@ -70,7 +70,7 @@ func TestRefresh(t *testing.T) {
 
 // sessionAnswer is the status of a request with exactly this session cookie, and the session cookie it sets.
 type sessionAnswer struct {
-	status    int
+	Status    int
 	setCookie string
 }
 
@@ -82,7 +82,7 @@ func withSession(e *env, cookie string) sessionAnswer {
 		return sessionAnswer{}
 	}
 	resp.Body.Close()
-	a := sessionAnswer{status: resp.StatusCode}
+	a := sessionAnswer{Status: resp.StatusCode}
 	for _, c := range resp.Cookies() {
 		if c.Name == "_descopeoidc" && c.Value != "" {
 			a.setCookie = c.Value
@@ -99,8 +99,8 @@ func refreshedCookie(t *testing.T, e *env, old string) string {
 		if a.setCookie != "" && a.setCookie != old {
 			return a.setCookie // whatever the refreshed session's answer (it may be denied now)
 		}
-		if a.status != http.StatusOK {
-			t.Fatalf("old cookie while the refresh runs: status %d", a.status)
+		if a.Status != http.StatusOK {
+			t.Fatalf("old cookie while the refresh runs: status %d", a.Status)
 		}
 	}
 	t.Fatal("no refreshed cookie within 3s of the refresh point")
@@ -112,8 +112,8 @@ func refreshedCookie(t *testing.T, e *env, old string) string {
 func (b *browser) refreshNow() {
 	b.t.Helper()
 	old := b.sessionCookie()
-	b.get("/start-refresh")
-	b.setCookie("_descopeoidc", refreshedCookie(b.t, b.env, old))
+	b.Get("/start-refresh")
+	b.SetCookie("_descopeoidc", refreshedCookie(b.t, b.env, old))
 }
 
 // TestRefreshMarginLongerThanLifetime: with a refreshMargin longer than the tokens live (6s tokens, 10s margin) the
@@ -126,7 +126,7 @@ func TestRefreshMarginLongerThanLifetime(t *testing.T) {
 		b.mustLogin("/")
 		loggedIn := time.Now()
 		for i := 0; i < 5; i++ {
-			b.echo("/", nil)
+			b.Echo("/", nil)
 		}
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 0 || time.Since(loggedIn) > 2*time.Second {
 			t.Fatalf("5 requests within %s of the login with 6s tokens and a 10s margin: %d refresh grants, want 0",
@@ -134,8 +134,8 @@ func TestRefreshMarginLongerThanLifetime(t *testing.T) {
 		}
 		time.Sleep(time.Until(loggedIn.Add(3500 * time.Millisecond))) // past half the lifetime
 		old := b.sessionCookie()
-		b.echo("/", nil)
-		b.setCookie("_descopeoidc", refreshedCookie(t, e, old))
+		b.Echo("/", nil)
+		b.SetCookie("_descopeoidc", refreshedCookie(t, e, old))
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
 			t.Errorf("past half the lifetime: %d refresh grants, want 1", got)
 		}
@@ -153,11 +153,11 @@ func TestRefreshRotatedByAnotherReplica(t *testing.T) {
 		ba.mustLogin("/")
 		old := ba.sessionCookie()
 		untilRefreshDue()
-		ba.echo("/refresh-on-a", nil) // A refreshes (in the background) and rotates the refresh token
+		ba.Echo("/refresh-on-a", nil) // A refreshes (in the background) and rotates the refresh token
 		refreshedCookie(t, a, old)
 		bb := bEnv.browser()
-		bb.setCookie("_descopeoidc", old)
-		if er := bb.echo("/on-b", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+		bb.SetCookie("_descopeoidc", old)
+		if er := bb.Echo("/on-b", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("replica B with the rotated-away refresh token: user %q", er.Headers["X-Forwarded-User"])
 		}
 		for deadline := time.Now().Add(3 * time.Second); idp.Stats().TokenRequests["refresh_token"] < 2 && time.Now().Before(deadline); {
@@ -166,13 +166,13 @@ func TestRefreshRotatedByAnotherReplica(t *testing.T) {
 		if got := idp.Stats().TokenRequests["refresh_token"]; got != 2 {
 			t.Fatalf("refresh_token grants = %d, want 2 (A's success, B's invalid_grant)", got)
 		}
-		if er := bb.echo("/on-b-again", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+		if er := bb.Echo("/on-b-again", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("replica B after its refresh was refused, tokens still valid: user %q", er.Headers["X-Forwarded-User"])
 		}
 		untilExpired() // the old access token has expired now
-		r := bb.get("/on-b-later")
-		if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
-			t.Fatalf("after expiry on B: status %d Location %q, want a login redirect", r.status, r.location())
+		r := bb.Get("/on-b-later")
+		if r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()) {
+			t.Fatalf("after expiry on B: status %d Location %q, want a login redirect", r.Status, r.Location())
 		}
 		if bb.sessionCookie() != "" {
 			t.Fatal("session cookie not cleared on B")
@@ -188,18 +188,18 @@ func TestLogout(t *testing.T) {
 		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"postLogoutRedirectURL": "/bye"}))
 		b := e.browser()
 		b.mustLogin("/")
-		r := b.do(http.MethodGet, "/oauth2/logout", map[string]string{"Sec-Fetch-Site": "cross-site"})
-		if r.status != http.StatusOK || !strings.Contains(r.body, `method="post"`) || b.sessionCookie() == "" {
-			t.Fatalf("cross-site GET logout: status %d, session kept %v; want a confirmation page", r.status, b.sessionCookie() != "")
+		r := b.Do(http.MethodGet, "/oauth2/logout", map[string]string{"Sec-Fetch-Site": "cross-site"})
+		if r.Status != http.StatusOK || !strings.Contains(r.Body, `method="post"`) || b.sessionCookie() == "" {
+			t.Fatalf("cross-site GET logout: status %d, session kept %v; want a confirmation page", r.Status, b.sessionCookie() != "")
 		}
-		r = b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": "https://evil.example"})
-		if r.status != http.StatusForbidden || b.sessionCookie() == "" {
-			t.Fatalf("cross-origin POST logout: status %d", r.status)
+		r = b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": "https://evil.example"})
+		if r.Status != http.StatusForbidden || b.sessionCookie() == "" {
+			t.Fatalf("cross-origin POST logout: status %d", r.Status)
 		}
-		r = b.do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": e.srv.URL})
-		end, err := url.Parse(r.location())
-		if r.status != http.StatusSeeOther || err != nil || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathLogout) {
-			t.Fatalf("logout: status %d Location %q, want 303 to end_session", r.status, r.location())
+		r = b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": e.srv.URL})
+		end, err := url.Parse(r.Location())
+		if r.Status != http.StatusSeeOther || err != nil || !strings.HasPrefix(r.Location(), idp.URL()+devidp.PathLogout) {
+			t.Fatalf("logout: status %d Location %q, want 303 to end_session", r.Status, r.Location())
 		}
 		q := end.Query()
 		if q.Get("id_token_hint") == "" || q.Get("client_id") != idp.ClientID() || q.Get("post_logout_redirect_uri") != e.srv.URL+"/bye" {
@@ -208,12 +208,12 @@ func TestLogout(t *testing.T) {
 		if b.sessionCookie() != "" {
 			t.Fatal("session cookie not cleared")
 		}
-		back := b.get(r.location()) // the provider ends its session and sends the browser back
-		if back.status != http.StatusFound || !strings.HasPrefix(back.location(), e.srv.URL+"/bye") {
-			t.Fatalf("end_session: status %d Location %q", back.status, back.location())
+		back := b.Get(r.Location()) // the provider ends its session and sends the browser back
+		if back.Status != http.StatusFound || !strings.HasPrefix(back.Location(), e.srv.URL+"/bye") {
+			t.Fatalf("end_session: status %d Location %q", back.Status, back.Location())
 		}
-		if r := b.get("/"); r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()) {
-			t.Fatalf("after logout: status %d, want a login redirect", r.status)
+		if r := b.Get("/"); r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()) {
+			t.Fatalf("after logout: status %d, want a login redirect", r.Status)
 		}
 	})
 }
@@ -232,16 +232,16 @@ func TestBearerTokens(t *testing.T) {
 		api := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowBearerTokens": "true"}))
 		c := api.browser()
 		for i := 0; i < 3; i++ {
-			got := c.echo("/api/items", map[string]string{"Authorization": "Bearer " + at, "X-Forwarded-User": "mallory"})
+			got := c.Echo("/api/items", map[string]string{"Authorization": "Bearer " + at, "X-Forwarded-User": "mallory"})
 			if got.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 				t.Fatalf("bearer request %d: user %q", i, got.Headers["X-Forwarded-User"])
 			}
 		}
 		bad := at[:len(at)-6] + "AAAAAA"
 		for _, tok := range []string{bad, "not.a.jwt", at + "x"} {
-			r := c.do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok})
-			if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-				t.Fatalf("bad bearer: status %d WWW-Authenticate %q", r.status, r.header.Get("WWW-Authenticate"))
+			r := c.Do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tok})
+			if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Fatalf("bad bearer: status %d WWW-Authenticate %q", r.Status, r.Header.Get("WWW-Authenticate"))
 			}
 		}
 	})
@@ -272,23 +272,23 @@ func TestAuthorizationRules(t *testing.T) {
 			e := newEnv(t, tg, idp, merge(baseConfig(idp), tc.rules))
 			b := e.browser()
 			cb := b.login("/admin")
-			if cb.status != http.StatusFound || cb.location() != "/admin" {
-				t.Fatalf("%s: callback %d %q", tc.name, cb.status, cb.location())
+			if cb.Status != http.StatusFound || cb.Location() != "/admin" {
+				t.Fatalf("%s: callback %d %q", tc.name, cb.Status, cb.Location())
 			}
-			r := b.get("/admin")
-			if tc.allow != (r.status == http.StatusOK) {
-				t.Errorf("%s: status %d, allow %v", tc.name, r.status, tc.allow)
+			r := b.Get("/admin")
+			if tc.allow != (r.Status == http.StatusOK) {
+				t.Errorf("%s: status %d, allow %v", tc.name, r.Status, tc.allow)
 				continue
 			}
 			if tc.allow {
 				continue
 			}
-			if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
-				t.Errorf("%s: browser got %d %q, want 403 HTML", tc.name, r.status, r.header.Get("Content-Type"))
+			if r.Status != http.StatusForbidden || !strings.Contains(r.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("%s: browser got %d %q, want 403 HTML", tc.name, r.Status, r.Header.Get("Content-Type"))
 			}
-			api := b.do(http.MethodGet, "/admin", map[string]string{"Accept": "application/json"})
-			if api.status != http.StatusForbidden || !strings.Contains(api.header.Get("Content-Type"), "application/json") {
-				t.Errorf("%s: API got %d %q, want 403 JSON", tc.name, api.status, api.header.Get("Content-Type"))
+			api := b.Do(http.MethodGet, "/admin", map[string]string{"Accept": "application/json"})
+			if api.Status != http.StatusForbidden || !strings.Contains(api.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s: API got %d %q, want 403 JSON", tc.name, api.Status, api.Header.Get("Content-Type"))
 			}
 			if e.upstream.Load() != 0 {
 				t.Errorf("%s: denied user reached upstream", tc.name)
@@ -308,14 +308,14 @@ func TestIDTokenIsNotABearerToken(t *testing.T) {
 		if strings.Count(tokens.IDToken, ".") != 2 || strings.Count(tokens.AccessToken, ".") != 2 {
 			t.Fatalf("want JWT tokens, got id_token %d and access_token %d bytes", len(tokens.IDToken), len(tokens.AccessToken))
 		}
-		got := c.echo("/api/items", map[string]string{"Authorization": "Bearer " + tokens.AccessToken})
+		got := c.Echo("/api/items", map[string]string{"Authorization": "Bearer " + tokens.AccessToken})
 		if got.Headers["X-Forwarded-User"] != devidp.DemoSubject {
 			t.Fatalf("access token: user %q", got.Headers["X-Forwarded-User"])
 		}
 		before := api.upstream.Load()
-		r := c.do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tokens.IDToken})
-		if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-			t.Errorf("ID token as bearer: status %d WWW-Authenticate %q, want 401 invalid_token", r.status, r.header.Get("WWW-Authenticate"))
+		r := c.Do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + tokens.IDToken})
+		if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+			t.Errorf("ID token as bearer: status %d WWW-Authenticate %q, want 401 invalid_token", r.Status, r.Header.Get("WWW-Authenticate"))
 		}
 		if api.upstream.Load() != before {
 			t.Error("the request with an ID token as bearer reached the upstream")
