@@ -25,14 +25,14 @@ func TestSilentReauth(t *testing.T) {
 		if authz.Query().Get("prompt") != "none" {
 			t.Fatalf("ended session: prompt %q, want none", authz.Query().Get("prompt"))
 		}
-		cb, err := idp.Login(b.c, authz.String(), "nobody", "no-password") // the form must not be needed
+		cb, err := idp.Login(b.HTTP, authz.String(), "nobody", "no-password") // the form must not be needed
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := b.get(cb); r.status != http.StatusFound || r.location() != "/docs?page=2" {
-			t.Fatalf("silent callback: %d to %q, want 302 to /docs?page=2", r.status, r.location())
+		if r := b.Get(cb); r.Status != http.StatusFound || r.Location() != "/docs?page=2" {
+			t.Fatalf("silent callback: %d to %q, want 302 to /docs?page=2", r.Status, r.Location())
 		}
-		b.echo("/docs?page=2", nil)
+		b.Echo("/docs?page=2", nil)
 		if st := idp.Stats(); st.LoginAttempts != 1 || st.SSOLogins != 1 {
 			t.Fatalf("provider: %d form logins, %d SSO logins; want 1 and 1", st.LoginAttempts, st.SSOLogins)
 		}
@@ -40,22 +40,22 @@ func TestSilentReauth(t *testing.T) {
 		idp.ExpireSSO()
 		time.Sleep(2100 * time.Millisecond)
 		authz = b.startLogin("/docs")
-		cb, err = idp.Login(b.c, authz.String(), "nobody", "no-password")
+		cb, err = idp.Login(b.HTTP, authz.String(), "nobody", "no-password")
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := b.get(cb) // error=login_required: straight on to the interactive login
-		if r.status != http.StatusFound || !startsWith(r.location(), idp.URL()) {
-			t.Fatalf("login_required: %d to %q, want 302 to the provider (no error page)", r.status, r.location())
+		r := b.Get(cb) // error=login_required: straight on to the interactive login
+		if r.Status != http.StatusFound || !startsWith(r.Location(), idp.URL()) {
+			t.Fatalf("login_required: %d to %q, want 302 to the provider (no error page)", r.Status, r.Location())
 		}
-		authz, _ = url.Parse(r.location())
+		authz, _ = url.Parse(r.Location())
 		if authz.Query().Get("prompt") != "" {
 			t.Fatalf("fallback login: prompt %q, want none set", authz.Query().Get("prompt"))
 		}
-		if r := b.get(b.authenticate(authz)); r.status != http.StatusFound || r.location() != "/docs" {
-			t.Fatalf("interactive callback: %d to %q, want 302 to /docs", r.status, r.location())
+		if r := b.Get(b.authenticate(authz)); r.Status != http.StatusFound || r.Location() != "/docs" {
+			t.Fatalf("interactive callback: %d to %q, want 302 to /docs", r.Status, r.Location())
 		}
-		b.echo("/docs", nil)
+		b.Echo("/docs", nil)
 		if st := idp.Stats(); st.LoginAttempts != 2 || st.SilentErrors != 1 {
 			t.Errorf("provider: %d form logins, %d silent errors; want 2 and 1", st.LoginAttempts, st.SilentErrors)
 		}
