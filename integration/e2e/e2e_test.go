@@ -33,13 +33,13 @@ func TestLoginLogoutThroughTraefik(t *testing.T) {
 		t.Fatalf("provider stats after login: %+v, want 1 code exchange and 1 successful login", st)
 	}
 
-	er := c.echo(site+"/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory", "X-Forwarded-Email": "mallory@evil.example"})
+	er := c.Echo(site+"/echo/page?x=1&y=two", map[string]string{"X-Forwarded-User": "mallory", "X-Forwarded-Email": "mallory@evil.example"})
 	checkIdentity(t, er)
 	if er.Path != "/echo/page" || er.Query != "x=1&y=two" {
 		t.Errorf("upstream saw %s?%s, want /echo/page?x=1&y=two", er.Path, er.Query)
 	}
 	for i := 0; i < 5; i++ { // the session keeps working without the provider
-		checkIdentity(t, c.echo(site+"/echo", nil))
+		checkIdentity(t, c.Echo(site+"/echo", nil))
 	}
 	if got := idp.Stats().TokenRequestsTotal(); got != 1 {
 		t.Errorf("token requests after 6 authenticated requests = %d, want 1 (no refresh, no re-login)", got)
@@ -91,7 +91,7 @@ func TestReloadsDoNotLeak(t *testing.T) {
 	site := tr.WebURL
 	c := newClient(t)
 	c.login(idp, site, "/echo")
-	checkIdentity(t, c.echo(site+"/echo", nil))
+	checkIdentity(t, c.Echo(site+"/echo", nil))
 
 	var slowest time.Duration
 	var total time.Duration
@@ -108,7 +108,7 @@ func TestReloadsDoNotLeak(t *testing.T) {
 		}
 		deadline := start.Add(15 * time.Second)
 		for {
-			er := c.echo(site+"/echo", nil)
+			er := c.Echo(site+"/echo", nil)
 			if _, has := er.Headers["X-Reload-Marker"]; has == marker {
 				if has && er.Headers["X-Reload-Marker"] != devidp.DemoSubject {
 					t.Fatalf("reload %d: X-Reload-Marker = %q", i, er.Headers["X-Reload-Marker"])
@@ -146,10 +146,10 @@ func TestReloadsDoNotLeak(t *testing.T) {
 		t.Errorf("RSS grew by %.1f MiB over 50 reloads (more than 20 MiB)", float64(r2-r1)/1024)
 	}
 
-	checkIdentity(t, c.echo(site+"/echo", nil))
+	checkIdentity(t, c.Echo(site+"/echo", nil))
 	fresh := newClient(t)
 	fresh.login(idp, site, "/after-reloads")
-	checkIdentity(t, fresh.echo(site+"/after-reloads", nil))
+	checkIdentity(t, fresh.Echo(site+"/after-reloads", nil))
 	if tr.Exited() {
 		t.Fatal("traefik exited")
 	}

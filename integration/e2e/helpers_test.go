@@ -4,12 +4,9 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -23,6 +20,7 @@ import (
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/echo"
 	"github.com/traefik-descope/descopeoidc/integration/stack"
+	"github.com/traefik-descope/descopeoidc/integration/webclient"
 )
 
 const (
@@ -151,74 +149,30 @@ func checkLog(t *testing.T, tr *stack.Traefik) {
 	}
 }
 
-// client is a browser-like HTTP client: one cookie jar, redirects not followed (each hop is checked).
+// client is a browser-like HTTP client: one cookie jar, redirects not followed (each hop is checked), absolute URLs.
 type client struct {
+	*webclient.Browser
 	t *testing.T
-	c *http.Client
 }
 
 func newClient(t *testing.T) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{t: t, c: &http.Client{
-		Jar:           jar,
-		Timeout:       15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (r response) location() string { return r.header.Get("Location") }
-
-func (c *client) do(method, rawURL string, hdr map[string]string) response {
-	c.t.Helper()
-	req, err := http.NewRequest(method, rawURL, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
-}
-
-func (c *client) get(rawURL string) response { return c.do(http.MethodGet, rawURL, nil) }
-
-// cookie is the jar's value of the named cookie for rawURL ("" when none).
-func (c *client) cookie(rawURL, name string) string {
-	u, _ := url.Parse(rawURL)
-	for _, ck := range c.c.Jar.Cookies(u) {
-		if ck.Name == name {
-			return ck.Value
-		}
-	}
-	return ""
+	return &client{Browser: webclient.NewBrowser(t, &http.Client{Timeout: 15 * time.Second}, ""), t: t}
 }
 
 // expectLoginRedirect asserts that GET rawURL is sent to the provider's authorization endpoint, with this site's
 // callback as redirect_uri, and returns the authorization URL.
 func (c *client) expectLoginRedirect(rawURL string, idp *devidp.Server, site string) string {
 	c.t.Helper()
-	r := c.get(rawURL)
-	if r.status != http.StatusFound || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathAuthorize+"?") {
-		c.t.Fatalf("GET %s: status %d Location %q, want 302 to %s (body %q)", rawURL, r.status, r.location(), idp.URL()+devidp.PathAuthorize, r.body)
+	r := c.Get(rawURL)
+	if r.Status != http.StatusFound || !strings.HasPrefix(r.Location(), idp.URL()+devidp.PathAuthorize+"?") {
+		c.t.Fatalf("GET %s: status %d Location %q, want 302 to %s (body %q)", rawURL, r.Status, r.Location(), idp.URL()+devidp.PathAuthorize, r.Body)
 	}
-	u, _ := url.Parse(r.location())
+	u, _ := url.Parse(r.Location())
 	q := u.Query()
 	if q.Get("redirect_uri") != site+"/oauth2/callback" || q.Get("client_id") != idp.ClientID() || q.Get("code_challenge_method") != "S256" {
 		c.t.Fatalf("authorization request %v: want redirect_uri %s/oauth2/callback, client_id %s, PKCE S256", q, site, idp.ClientID())
 	}
-	return r.location()
+	return r.Location()
 }
 
 // login runs the whole code flow for path through site: redirect, the provider's login form (posted by
@@ -227,34 +181,20 @@ func (c *client) expectLoginRedirect(rawURL string, idp *devidp.Server, site str
 func (c *client) login(idp *devidp.Server, site, path string) {
 	c.t.Helper()
 	authz := c.expectLoginRedirect(site+path, idp, site)
-	cb, err := idp.Login(c.c, authz, devidp.DemoUsername, devidp.DemoPassword)
+	cb, err := idp.Login(c.HTTP, authz, devidp.DemoUsername, devidp.DemoPassword)
 	if err != nil {
 		c.t.Fatalf("provider login: %v", err)
 	}
 	if !strings.HasPrefix(cb, site+"/oauth2/callback?") {
 		c.t.Fatalf("provider sent the browser to %q, want %s/oauth2/callback?...", cb, site)
 	}
-	r := c.get(cb)
-	if r.status != http.StatusFound || r.location() != path {
-		c.t.Fatalf("callback: status %d Location %q, want 302 to %q (body %q)", r.status, r.location(), path, r.body)
+	r := c.Get(cb)
+	if r.Status != http.StatusFound || r.Location() != path {
+		c.t.Fatalf("callback: status %d Location %q, want 302 to %q (body %q)", r.Status, r.Location(), path, r.Body)
 	}
-	if c.cookie(site, cookieName) == "" {
+	if c.CookieAt(site, cookieName) == "" {
 		c.t.Fatalf("callback set no %s cookie", cookieName)
 	}
-}
-
-// echo requests rawURL and decodes what the echo upstream received; anything else than its 200 fails the test.
-func (c *client) echo(rawURL string, hdr map[string]string) echo.Request {
-	c.t.Helper()
-	r := c.do(http.MethodGet, rawURL, hdr)
-	if r.status != http.StatusOK {
-		c.t.Fatalf("GET %s: status %d Location %q, want 200 from the upstream (body %q)", rawURL, r.status, r.location(), r.body)
-	}
-	var er echo.Request
-	if err := json.Unmarshal([]byte(r.body), &er); err != nil {
-		c.t.Fatalf("GET %s: not an echo answer: %q", rawURL, r.body)
-	}
-	return er
 }
 
 // checkIdentity asserts the identity headers of examples/local/dynamic.yml for the demo user.
@@ -281,26 +221,26 @@ func checkIdentity(t *testing.T, er echo.Request) {
 // end_session endpoint back to site, which must then ask for a login again. It returns the chain's URLs.
 func (c *client) logout(idp *devidp.Server, site string) []string {
 	c.t.Helper()
-	r := c.do(http.MethodPost, site+"/oauth2/logout", map[string]string{"Origin": site})
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(r.location(), idp.URL()+devidp.PathLogout+"?") {
-		c.t.Fatalf("POST /oauth2/logout: status %d Location %q, want 303 to the provider's end_session endpoint", r.status, r.location())
+	r := c.Do(http.MethodPost, site+"/oauth2/logout", map[string]string{"Origin": site})
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location(), idp.URL()+devidp.PathLogout+"?") {
+		c.t.Fatalf("POST /oauth2/logout: status %d Location %q, want 303 to the provider's end_session endpoint", r.Status, r.Location())
 	}
-	u, _ := url.Parse(r.location())
+	u, _ := url.Parse(r.Location())
 	q := u.Query()
 	if q.Get("id_token_hint") == "" || q.Get("client_id") != idp.ClientID() || q.Get("post_logout_redirect_uri") != site+"/" {
 		c.t.Errorf("end_session parameters %v: want id_token_hint, client_id %s, post_logout_redirect_uri %s/", q, idp.ClientID(), site)
 	}
-	if c.cookie(site, cookieName) != "" {
+	if c.CookieAt(site, cookieName) != "" {
 		c.t.Errorf("session cookie still in the jar after logout")
 	}
-	chain := []string{site + "/oauth2/logout", r.location()}
-	next := r.location()
+	chain := []string{site + "/oauth2/logout", r.Location()}
+	next := r.Location()
 	for hop := 0; hop < 5; hop++ {
-		r = c.get(next)
-		if r.status < 300 || r.status > 399 {
-			c.t.Fatalf("logout chain %v: GET %s answered %d, want a redirect (body %q)", chain, next, r.status, r.body)
+		r = c.Get(next)
+		if r.Status < 300 || r.Status > 399 {
+			c.t.Fatalf("logout chain %v: GET %s answered %d, want a redirect (body %q)", chain, next, r.Status, r.Body)
 		}
-		next = r.location()
+		next = r.Location()
 		chain = append(chain, next)
 		if strings.HasPrefix(next, idp.URL()+devidp.PathAuthorize+"?") {
 			return chain // back on the site, which asks for a login

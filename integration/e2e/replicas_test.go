@@ -40,19 +40,19 @@ func TestReplicas(t *testing.T) {
 
 	c.login(idp, A, "/echo")
 	loggedIn := time.Now()
-	checkIdentity(t, c.echo(B+"/echo", nil)) // B opens A's session: only the secret is shared
+	checkIdentity(t, c.Echo(B+"/echo", nil)) // B opens A's session: only the secret is shared
 	if st := idp.Stats(); st.TokenRequests["authorization_code"] != 1 || st.TokenRequests["refresh_token"] != 0 {
 		t.Fatalf("token requests after login through A and a request through B: %v, want one code exchange, no refresh", st.TokenRequests)
 	}
-	first := c.cookie(A, cookieName)
+	first := c.CookieAt(A, cookieName)
 
 	time.Sleep(time.Until(loggedIn.Add(lifetime - margin + 500*time.Millisecond)))
-	checkIdentity(t, c.echo(B+"/echo", nil)) // due: B starts the refresh in the background and serves this at once
+	checkIdentity(t, c.Echo(B+"/echo", nil)) // due: B starts the refresh in the background and serves this at once
 	refreshed := first
 	for deadline := time.Now().Add(3 * time.Second); refreshed == first && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		checkIdentity(t, c.echo(B+"/echo", nil)) // the first request after the refresh gets the new cookie
-		refreshed = c.cookie(B, cookieName)
+		checkIdentity(t, c.Echo(B+"/echo", nil)) // the first request after the refresh gets the new cookie
+		refreshed = c.CookieAt(B, cookieName)
 	}
 	if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
 		t.Fatalf("refresh requests after the refresh was due = %d, want 1 (by B)", got)
@@ -61,8 +61,8 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("B did not re-issue the session cookie after refreshing")
 	}
 	for i := 0; i < 3; i++ { // the refreshed session works on both replicas and is not refreshed again
-		checkIdentity(t, c.echo(A+"/echo", nil))
-		checkIdentity(t, c.echo(B+"/echo", nil))
+		checkIdentity(t, c.Echo(A+"/echo", nil))
+		checkIdentity(t, c.Echo(B+"/echo", nil))
 	}
 	if got := idp.Stats().TokenRequests["refresh_token"]; got != 1 {
 		t.Errorf("refresh requests after using the refreshed session on A and B = %d, want still 1", got)

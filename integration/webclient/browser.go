@@ -92,8 +92,11 @@ func (b *Browser) Echo(path string, hdr map[string]string) echo.Request {
 }
 
 // Cookie is the value of the site's cookie name ("" when none).
-func (b *Browser) Cookie(name string) string {
-	u, _ := url.Parse(b.Site)
+func (b *Browser) Cookie(name string) string { return b.CookieAt(b.Site, name) }
+
+// CookieAt is the value of the cookie name the browser would send to rawURL ("" when none).
+func (b *Browser) CookieAt(rawURL, name string) string {
+	u, _ := url.Parse(rawURL)
 	for _, c := range b.HTTP.Jar.Cookies(u) {
 		if c.Name == name {
 			return c.Value
