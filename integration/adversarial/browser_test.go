@@ -64,13 +64,24 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg harness.Target)) {
 // backoff, expiry); they do not take -parallel slots.
 func forEachTargetConcurrently(t *testing.T, fn func(t *testing.T, tg harness.Target)) {
 	t.Helper()
+	names := make([]string, len(targets))
+	byName := make(map[string]harness.Target, len(targets))
+	for i, tg := range targets {
+		names[i], byName[tg.Name()] = tg.Name(), tg
+	}
+	each(t, names, func(t *testing.T, name string) { fn(t, byName[name]) })
+}
+
+// each runs fn for every name as concurrent subtests: these scenarios mostly wait for tokens to expire.
+func each(t *testing.T, names []string, fn func(t *testing.T, name string)) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for _, tg := range targets {
-		tg := tg
+	for _, n := range names {
+		n := n
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t.Run(tg.Name(), func(t *testing.T) { fn(t, tg) })
+			t.Run(n, func(t *testing.T) { fn(t, n) })
 		}()
 	}
 	wg.Wait()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,21 +65,6 @@ func refreshingIdP(t *testing.T, expiresIn int) *badidp.Server {
 	idp.SetRefreshTokens(true)
 	idp.SetExpiresIn(expiresIn)
 	return idp
-}
-
-// each runs fn for every name as concurrent subtests: these scenarios mostly wait for tokens to expire.
-func each(t *testing.T, names []string, fn func(t *testing.T, name string)) {
-	t.Helper()
-	var wg sync.WaitGroup
-	for _, n := range names {
-		n := n
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t.Run(n, func(t *testing.T) { fn(t, n) })
-		}()
-	}
-	wg.Wait()
 }
 
 // api is what an API client (fetch/XHR) sends.
