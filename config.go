@@ -78,6 +78,8 @@ type Config struct {
 	MaxAuthAge            string   `json:"maxAuthAge,omitempty"`            // stepup.go
 	RequireStepUp         bool     `json:"requireStepUp,omitempty"`         // stepup.go
 	SilentReauth          bool     `json:"silentReauth,omitempty"`          // silent.go
+	IntrospectionURL      string   `json:"introspectionURL,omitempty"`      // introspect.go
+	IntrospectionCacheTTL string   `json:"introspectionCacheTTL,omitempty"` // introspect.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
@@ -160,6 +162,7 @@ type settings struct {
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
 	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
 	silentReauth                   bool          // silentReauth: silent.go
+	introspect                     introspection // opaque bearer tokens: introspect.go
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -179,7 +182,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveSilent,
+		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveSilent, deriveIntrospection,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -229,6 +232,7 @@ func expandConfigEnv(c *Config) error {
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
+		{"introspectionURL", &c.IntrospectionURL}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)

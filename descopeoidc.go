@@ -28,6 +28,7 @@ type Middleware struct {
 	// hot path reads chunked sessions without building names.
 	chunkNames []string
 	dsTokens   *entryCache // verified Descope session JWTs (descopeSessionCookie), nil when off: descopecookie.go
+	inactive   *entryCache // opaque bearer tokens introspection refused, nil when off: introspect.go
 	hintNames  []string    // the logout cookie and its chunks (hint.go)
 	// The token verifiers, each with its own policy (idtoken.go, accesstoken.go). Their clock is m.now.
 	idTokens     *idTokenVerifier
@@ -61,6 +62,9 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		m.chunkNames[i] = s.cookieName + "_" + strconv.Itoa(i)
 	}
 	setupDescopeCookie(m)
+	if s.introspect.on {
+		m.inactive = newEntryCache(maxInactiveCached) // refused opaque tokens, briefly: introspect.go
+	}
 	return m, nil
 }
 

@@ -310,8 +310,17 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 	now := m.now().Unix()
 	key := cacheKey(tok)
 	e := m.bearers.get(key)
+	if e != nil && now >= e.endAt && m.s.introspect.on && isOpaque(tok) {
+		e = nil // an introspection answer past introspectionCacheTTL: ask again (introspect.go)
+	}
 	if e == nil {
-		claims, err := m.bearerTokens.verify(r.Context(), tok)
+		var claims map[string]any
+		var err error
+		if m.s.introspect.on && isOpaque(tok) {
+			claims, err = m.introspect(r.Context(), tok) // RFC 7662: introspect.go
+		} else {
+			claims, err = m.bearerTokens.verify(r.Context(), tok)
+		}
 		if err != nil {
 			m.logf(levelInfo, "bearer token rejected: %v", err)
 			if errors.Is(err, errProviderUnavailable) {

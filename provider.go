@@ -41,6 +41,7 @@ type metadata struct {
 	JWKSURI               string   `json:"jwks_uri"`
 	EndSessionEndpoint    string   `json:"end_session_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint string   `json:"introspection_endpoint"` // opaque bearer tokens: introspect.go
 	IDTokenAlgs           []string `json:"id_token_signing_alg_values_supported"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
 	// IssParameter: the provider adds iss to authorization responses (RFC 9207), so a callback must carry it.
@@ -226,6 +227,7 @@ func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error
 		{"authorization_endpoint", md.AuthorizationEndpoint}, {"token_endpoint", md.TokenEndpoint},
 		{"jwks_uri", md.JWKSURI}, {"end_session_endpoint", md.EndSessionEndpoint},
 		{"revocation_endpoint", md.RevocationEndpoint}, {"userinfo_endpoint", md.UserinfoEndpoint}, // gets the access token
+		{"introspection_endpoint", md.IntrospectionEndpoint}, // gets bearer tokens and the client's credentials
 	}
 	for _, f := range endpoints {
 		if f.v == "" {

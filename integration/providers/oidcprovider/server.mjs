@@ -71,6 +71,8 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     revocation: { enabled: true },
+    // RFC 7662: the plugin introspects the opaque access tokens (those issued without a resource indicator).
+    introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     // RFC 8707: an authorization request with resource=<cfg.resource> gets an RFC 9068 JWT access token for that
     // API (typ at+jwt, client_id, aud = the resource); without one, the access token is opaque and is for userinfo.
