@@ -113,6 +113,11 @@ func (r *keyRing) resignWithout(token string, claims ...string) (string, error) 
 	if payload, err = json.Marshal(m); err != nil {
 		return "", err
 	}
+	return sign(key, payload)
+}
+
+// sign is payload signed with key, as a compact JWS.
+func sign(key *signingKey, payload []byte) (string, error) {
 	signer, err := op.SignerFromKey(key)
 	if err != nil {
 		return "", err

@@ -3,8 +3,6 @@ package devidp
 import (
 	"encoding/json"
 	"time"
-
-	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // SessionJWT returns what Descope's web SDK keeps in the DS cookie on a custom domain: the user's session JWT
@@ -31,13 +29,5 @@ func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) 
 	if err != nil {
 		return "", err
 	}
-	signer, err := op.SignerFromKey(s.storage.keys.signing())
-	if err != nil {
-		return "", err
-	}
-	signed, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return signed.CompactSerialize()
+	return sign(s.storage.keys.signing(), payload)
 }
