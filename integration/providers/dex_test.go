@@ -8,15 +8,10 @@ import (
 	"testing"
 )
 
-func startDex(t *testing.T) *Dex {
-	t.Helper()
-	return startLogged(t, "dex", StartDex)
-}
-
 // TestDex starts dex and checks what the matrix relies on: the exact issuer, the login forms, the client's own
 // tokens, the gate, and each fact its Capabilities state.
 func TestDex(t *testing.T) {
-	p := startDex(t)
+	p := startLogged(t, "dex", StartDex)
 	if p.Issuer() != p.Gate().URL()+"/dex" {
 		t.Fatalf("issuer: expected %s/dex, got %s", p.Gate().URL(), p.Issuer())
 	}
@@ -56,7 +51,7 @@ func TestDex(t *testing.T) {
 // TestDexRefreshRotation pins dex's rotation: every refresh returns a new refresh token, and the previous one is
 // dead at once (dex's default reuse interval is 0): 400 invalid_request.
 func TestDexRefreshRotation(t *testing.T) {
-	p := startDex(t)
+	p := startLogged(t, "dex", StartDex)
 	d := rawDiscovery(t, p)
 	tok, err := ClientTokens(p, testRedirectURI, nil)
 	if err != nil {
@@ -98,7 +93,7 @@ func TestDexPortTaken(t *testing.T) {
 		return freeLoopbackAddr()
 	}
 	defer func() { dexAddr = freeLoopbackAddr }()
-	p := startDex(t)
+	p := startLogged(t, "dex", StartDex)
 	if picks != 2 {
 		t.Errorf("expected a second port after the taken one, got %d picks", picks)
 	}

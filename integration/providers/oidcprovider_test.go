@@ -10,15 +10,10 @@ import (
 	"testing"
 )
 
-func startOIDCProvider(t *testing.T) *OIDCProvider {
-	t.Helper()
-	return startLogged(t, "oidc-provider", StartOIDCProvider)
-}
-
 // TestOIDCProvider starts oidc-provider and checks what the matrix relies on: the exact issuer (no trailing
 // slash), the login and consent forms, the client's own tokens, the gate, and each fact its Capabilities state.
 func TestOIDCProvider(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := startLogged(t, "oidc-provider", StartOIDCProvider)
 	if p.Issuer() != p.Gate().URL() {
 		t.Fatalf("issuer: expected %s, got %s", p.Gate().URL(), p.Issuer())
 	}
@@ -53,7 +48,7 @@ func TestOIDCProvider(t *testing.T) {
 // TestOIDCProviderJWTAccessToken: with the resource, the access token is an RFC 9068 JWT for the API, userinfo
 // refuses it, the ID token carries email and name instead, and a refresh keeps the resource.
 func TestOIDCProviderJWTAccessToken(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := startLogged(t, "oidc-provider", StartOIDCProvider)
 	d := rawDiscovery(t, p)
 	tok, err := ClientTokens(p, testRedirectURI, p.AccessTokenRequest())
 	if err != nil {
@@ -91,7 +86,7 @@ func TestOIDCProviderJWTAccessToken(t *testing.T) {
 
 // TestOIDCProviderIDTokenAlgs: one client per algorithm; Ed25519 and EdDSA are both names it signs under.
 func TestOIDCProviderIDTokenAlgs(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := startLogged(t, "oidc-provider", StartOIDCProvider)
 	for _, alg := range OIDCProviderAlgs[1:] {
 		v, err := p.WithIDTokenAlg(alg)
 		if err != nil {
@@ -114,7 +109,7 @@ func TestOIDCProviderIDTokenAlgs(t *testing.T) {
 // TestOIDCProviderRefreshRotation: every refresh rotates; reusing a rotated token fails with invalid_grant and
 // revokes the grant, so the newest refresh token dies with it.
 func TestOIDCProviderRefreshRotation(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := startLogged(t, "oidc-provider", StartOIDCProvider)
 	d := rawDiscovery(t, p)
 	tok, err := ClientTokens(p, testRedirectURI, nil)
 	if err != nil {
@@ -135,7 +130,7 @@ func TestOIDCProviderRefreshRotation(t *testing.T) {
 // TestOIDCProviderLogout: end_session with id_token_hint asks the signed-in user for confirmation; ConfirmLogout's
 // request ends at the registered post_logout_redirect_uri with the state, and the provider's session is gone.
 func TestOIDCProviderLogout(t *testing.T) {
-	p := startOIDCProvider(t)
+	p := startLogged(t, "oidc-provider", StartOIDCProvider)
 	d := rawDiscovery(t, p)
 	browser := newBrowser()
 	tok := exchange(t, p, d, checkLogin(t, p, d, browser))
