@@ -15,7 +15,7 @@ import (
 
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	d := fetchDiscovery(t, s)
 	if !strings.HasSuffix(s.Issuer(), "/"+DefaultProjectID) || d.Issuer != s.Issuer() {
 		t.Fatalf("issuer %q (server %q)", d.Issuer, s.Issuer())
@@ -69,7 +69,7 @@ func TestCodeFlowClaims(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := startIdP(t, Options{AZPClaim: tc.azp})
+			s := StartForTest(t, Options{AZPClaim: tc.azp})
 			p := newAuthParams()
 			tr := exchangeCode(t, s, p, login(t, s, p), tc.basic)
 			if tr.TokenType != "Bearer" || tr.RefreshToken == "" || tr.ExpiresIn < 3590 || tr.ExpiresIn > 3600 {
@@ -128,7 +128,7 @@ func checkDescopeClaims(t *testing.T, s *Server, name string, c map[string]any, 
 // a cookie and redirects to the provider.
 func TestLoginThroughRelyingParty(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "rp_state", Value: p.state, Path: "/"})
@@ -154,7 +154,7 @@ func TestLoginThroughRelyingParty(t *testing.T) {
 
 func TestCodeExchangeRejections(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	code := login(t, s, p)
 	base := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {p.redirect}}
@@ -192,7 +192,7 @@ func TestCodeExchangeRejections(t *testing.T) {
 
 func TestLoginFailures(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{RedirectURIs: []string{"https://app.example.com/cb"}})
+	s := StartForTest(t, Options{RedirectURIs: []string{"https://app.example.com/cb"}})
 	p := newAuthParams()
 	p.redirect = "https://app.example.com/cb"
 	if _, err := s.Login(newBrowser(t), p.authorizeURL(s), DemoUsername, "wrong"); err == nil || !strings.Contains(err.Error(), "401") {
@@ -219,7 +219,7 @@ func TestLoginFailures(t *testing.T) {
 
 func TestLoopbackRedirectsRejectOtherHosts(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	for _, uri := range []string{"http://127.0.0.1:1@evil.example.com/cb", "https://evil.example.com/cb"} {
 		p.redirect = uri
@@ -238,7 +238,7 @@ func TestLoopbackRedirectsRejectOtherHosts(t *testing.T) {
 
 func TestRefreshRotation(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{AccessTokenLifetime: 3 * time.Second, IDTokenLifetime: 3 * time.Second})
+	s := StartForTest(t, Options{AccessTokenLifetime: 3 * time.Second, IDTokenLifetime: 3 * time.Second})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), false)
 	if tr.ExpiresIn < 1 || tr.ExpiresIn > 3 {
@@ -271,7 +271,7 @@ func TestRefreshRotation(t *testing.T) {
 
 func TestRefreshWithoutRotation(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{NoRefreshRotation: true})
+	s := StartForTest(t, Options{NoRefreshRotation: true})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	for range 2 {
@@ -285,7 +285,7 @@ func TestRefreshWithoutRotation(t *testing.T) {
 func TestOfflineAccess(t *testing.T) {
 	t.Parallel()
 	for _, always := range []bool{false, true} {
-		s := startIdP(t, Options{AlwaysIssueRefreshTokens: always})
+		s := StartForTest(t, Options{AlwaysIssueRefreshTokens: always})
 		p := newAuthParams()
 		p.scope = "openid email"
 		tr := exchangeCode(t, s, p, login(t, s, p), true)
@@ -297,7 +297,7 @@ func TestOfflineAccess(t *testing.T) {
 
 func TestRotateKey(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	oldKid, _ := verifyJWT(t, s, tr.IDToken)
@@ -331,7 +331,7 @@ func TestRotateKey(t *testing.T) {
 
 func TestES256(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{SigningAlg: "ES256"})
+	s := StartForTest(t, Options{SigningAlg: "ES256"})
 	if d := fetchDiscovery(t, s); !reflect.DeepEqual(d.IDTokenSigningAlgs, []string{"ES256"}) {
 		t.Errorf("algs %v", d.IDTokenSigningAlgs)
 	}
@@ -377,7 +377,7 @@ func revoke(t *testing.T, s *Server, token, hint string) {
 
 func TestUserinfoAndRevocation(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	status, ui := userinfo(t, s, tr.AccessToken)
@@ -401,7 +401,7 @@ func TestUserinfoAndRevocation(t *testing.T) {
 func TestEndSession(t *testing.T) {
 	t.Parallel()
 	for _, azp := range []bool{true, false} {
-		s := startIdP(t, Options{AZPClaim: azp})
+		s := StartForTest(t, Options{AZPClaim: azp})
 		p := newAuthParams()
 		tr := exchangeCode(t, s, p, login(t, s, p), true)
 		q := url.Values{
@@ -439,7 +439,7 @@ func TestEndSession(t *testing.T) {
 
 func TestPromptNone(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	p := newAuthParams()
 	resp, err := noRedirect.Get(p.authorizeURL(s) + "&prompt=none")
 	if err != nil {

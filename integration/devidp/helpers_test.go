@@ -30,16 +30,6 @@ func TestMain(m *testing.M) {
 
 const testRedirect = "http://127.0.0.1:18080/oauth2/callback"
 
-func startIdP(t *testing.T, opts Options) *Server {
-	t.Helper()
-	s, err := Start(opts)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 func newBrowser(t *testing.T) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)

@@ -21,7 +21,7 @@ func TestClaimShapes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startIdP(t, tc.opts)
+			s := StartForTest(t, tc.opts)
 			p := newAuthParams()
 			tr := exchangeCode(t, s, p, login(t, s, p), true)
 			_, id := verifyJWT(t, s, tr.IDToken)
@@ -52,7 +52,7 @@ func TestEmailUnverified(t *testing.T) {
 	t.Parallel()
 	u := DemoUser()
 	u.EmailUnverified = true
-	s := startIdP(t, Options{Users: []User{u}})
+	s := StartForTest(t, Options{Users: []User{u}})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	_, id := verifyJWT(t, s, tr.IDToken)
@@ -69,7 +69,7 @@ func TestUserinfoSubjectAttack(t *testing.T) {
 	t.Parallel()
 	other := DemoUser()
 	other.Username, other.Subject, other.Email = "other@example.com", "U2other", "other@example.com"
-	s := startIdP(t, Options{Users: []User{DemoUser(), other}, UserinfoSubject: "U2other"})
+	s := StartForTest(t, Options{Users: []User{DemoUser(), other}, UserinfoSubject: "U2other"})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	_, id := verifyJWT(t, s, tr.IDToken)
@@ -81,7 +81,7 @@ func TestUserinfoSubjectAttack(t *testing.T) {
 
 func TestUpdateUserAndUserinfoStatus(t *testing.T) {
 	t.Parallel()
-	s := startIdP(t, Options{AuthzInAccessTokenOnly: true})
+	s := StartForTest(t, Options{AuthzInAccessTokenOnly: true})
 	p := newAuthParams()
 	tr := exchangeCode(t, s, p, login(t, s, p), true)
 	if err := s.UpdateUser(DemoSubject, func(u *User) { u.Roles = []string{"auditor"} }); err != nil {

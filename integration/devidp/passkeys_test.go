@@ -22,7 +22,7 @@ type passkeyEnv struct {
 
 func newPasskeyEnv(t *testing.T) *passkeyEnv {
 	t.Helper()
-	s := startIdP(t, Options{Addr: "localhost:0", AZPClaim: true})
+	s := StartForTest(t, Options{Addr: "localhost:0", AZPClaim: true})
 	e := &passkeyEnv{t: t, s: s}
 	e.restart()
 	return e
@@ -271,7 +271,7 @@ func TestPasskeysNeedAHostName(t *testing.T) {
 		addr      string
 		available bool
 	}{{"127.0.0.1:0", false}, {"localhost:0", true}} {
-		s := startIdP(t, Options{Addr: c.addr})
+		s := StartForTest(t, Options{Addr: c.addr})
 		if s.PasskeysAvailable() != c.available {
 			t.Errorf("%s: PasskeysAvailable %v, want %v", c.addr, s.PasskeysAvailable(), c.available)
 		}

@@ -38,7 +38,7 @@ func idClaimsOf(t *testing.T, s *Server, c *http.Client, extra url.Values, mfa b
 }
 
 func TestACRValues(t *testing.T) {
-	s := startIdP(t, Options{})
+	s := StartForTest(t, Options{})
 	c, _ := idClaimsOf(t, s, newBrowser(t), nil, false)
 	if c["acr"] != ACRPassword || !slices.Equal(strs(c["amr"]), []string{"pwd"}) {
 		t.Errorf("password login: acr %v amr %v, want %s [pwd]", c["acr"], c["amr"], ACRPassword)
@@ -60,7 +60,7 @@ func TestACRValues(t *testing.T) {
 }
 
 func TestSSOPromptAndMaxAge(t *testing.T) {
-	s := startIdP(t, Options{SSO: true})
+	s := StartForTest(t, Options{SSO: true})
 	b := newBrowser(t)
 	if _, e := idClaimsOf(t, s, b, url.Values{"prompt": {"none"}}, false); e != "login_required" {
 		t.Fatalf("prompt=none without a provider session: error %q, want login_required", e)

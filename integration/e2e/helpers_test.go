@@ -53,12 +53,7 @@ func startIDP(t *testing.T, o devidp.Options) *devidp.Server {
 	t.Helper()
 	o.AllowLoopbackRedirects = true
 	o.AZPClaim = true
-	idp, err := devidp.Start(o)
-	if err != nil {
-		t.Fatalf("devidp: %v", err)
-	}
-	t.Cleanup(func() { _ = idp.Close() })
-	return idp
+	return devidp.StartForTest(t, o)
 }
 
 // upstream is the echo service, counting the requests that reach it.

@@ -41,12 +41,7 @@ type env struct {
 func startIDP(t *testing.T, o devidp.Options) *devidp.Server {
 	t.Helper()
 	o.AllowLoopbackRedirects = true
-	idp, err := devidp.Start(o)
-	if err != nil {
-		t.Fatalf("devidp: %v", err)
-	}
-	t.Cleanup(func() { _ = idp.Close() })
-	return idp
+	return devidp.StartForTest(t, o)
 }
 
 // baseConfig is the plugin configuration for idp, as a Traefik dynamic configuration map.
