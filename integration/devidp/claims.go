@@ -135,7 +135,7 @@ func (s *storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, tok
 }
 
 // SetIntrospectionFromToken serves the introspection endpoint.
-func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, _, clientID string) error {
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, _, clientID string) error {
 	t, err := s.activeToken(tokenID)
 	if err != nil {
 		return err
@@ -152,5 +152,7 @@ func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.Intros
 	resp.ClientID = t.clientID
 	resp.Audience = t.audience
 	resp.Expiration = oidc.FromTime(t.expiration)
+	resp.TokenType = oidc.BearerToken // only access tokens are found here (RFC 7662 2.2)
+	resp.Issuer = op.IssuerFromContext(ctx)
 	return nil
 }

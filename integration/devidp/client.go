@@ -22,6 +22,7 @@ type client struct {
 	postLogout      []string
 	idTokenLifetime time.Duration
 	loginURL        string
+	opaque          bool // Options.OpaqueAccessTokens
 }
 
 var _ op.Client = (*client)(nil)
@@ -41,10 +42,15 @@ func (c *client) ResponseTypes() []oidc.ResponseType {
 func (c *client) GrantTypes() []oidc.GrantType {
 	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 }
-func (c *client) LoginURL(id string) string           { return c.loginURL + "?authRequestID=" + id }
-func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeJWT }
-func (c *client) IDTokenLifetime() time.Duration      { return c.idTokenLifetime }
-func (c *client) DevMode() bool                       { return false }
+func (c *client) LoginURL(id string) string { return c.loginURL + "?authRequestID=" + id }
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.opaque {
+		return op.AccessTokenTypeBearer
+	}
+	return op.AccessTokenTypeJWT
+}
+func (c *client) IDTokenLifetime() time.Duration { return c.idTokenLifetime }
+func (c *client) DevMode() bool                  { return false }
 func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }

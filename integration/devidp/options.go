@@ -106,6 +106,9 @@ type Options struct {
 	// instead of showing the form. acr_values asking for ACRMFA make the form require the one-time code DemoOTP.
 	// Off by default: every authorization shows the form, and prompt=none is always login_required.
 	SSO bool
+	// OpaqueAccessTokens issues opaque (encrypted, non-JWT) access tokens instead of JWTs: resource servers learn
+	// about them at the introspection endpoint (RFC 7662), which answers with token_type Bearer and the issuer.
+	OpaqueAccessTokens bool
 }
 
 // TenantRoles are the roles and permissions of a user in one tenant.

@@ -90,6 +90,7 @@ func (s *Server) setup() error {
 		postLogout:      slices.Clone(s.opts.PostLogoutRedirectURIs),
 		idTokenLifetime: s.opts.IDTokenLifetime,
 		loginURL:        PathLogin,
+		opaque:          s.opts.OpaqueAccessTokens,
 	}
 	s.storage = newStorage(s.opts, c, keys)
 	if s.passkeys, err = newPasskeys(s.base, "Descope demo ("+s.opts.ProjectID+")"); err != nil {

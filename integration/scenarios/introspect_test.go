@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
 	"github.com/traefik-descope/descopeoidc/integration/providers"
 )
@@ -52,6 +53,33 @@ func TestOpaqueAccessTokens(t *testing.T) {
 		}
 		if n := e.upstream.Load(); n != 3 {
 			t.Errorf("upstream saw %d requests, want 3", n)
+		}
+	})
+}
+
+// TestOpaqueAccessTokensDevIDP: the Descope-shaped provider with opaque access tokens (zitadel's introspection):
+// the token the plugin's own login received, forwarded upstream, passes as a bearer token at an API middleware
+// through introspection; an altered one gets 401.
+func TestOpaqueAccessTokensDevIDP(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true, OpaqueAccessTokens: true})
+		web := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"forwardAccessToken": "true"}))
+		er := web.browser().mustLogin("/")
+		at := strings.TrimPrefix(er.Headers["Authorization"], "Bearer ")
+		if at == "" || strings.Count(at, ".") == 2 {
+			t.Fatalf("forwarded access token %.20q: want an opaque token", at)
+		}
+		api := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"allowBearerTokens": "true"}))
+		c := api.browser()
+		for i := 0; i < 2; i++ {
+			got := c.Echo("/api/items", map[string]string{"Authorization": "Bearer " + at, "X-Forwarded-User": "mallory"})
+			if got.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+				t.Fatalf("opaque bearer request %d: user %q", i, got.Headers["X-Forwarded-User"])
+			}
+		}
+		r := c.Do(http.MethodGet, "/api/items", map[string]string{"Authorization": "Bearer " + at + "x", "Accept": "application/json"})
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("altered opaque token: status %d, want 401", r.Status)
 		}
 	})
 }
