@@ -25,7 +25,9 @@ func parseClaimPath(key, path string) ([]string, error) {
 	if strings.HasPrefix(path, "/") {
 		segs = strings.Split(path[1:], "/")
 		for i, s := range segs {
-			if strings.Contains(strings.ReplaceAll(strings.ReplaceAll(s, "~0", ""), "~1", ""), "~") {
+			// Every "~" starts "~0" or "~1" (the two never overlap): removing "~0" first would turn "~~01" into a
+			// valid-looking "~1".
+			if strings.Count(s, "~") != strings.Count(s, "~0")+strings.Count(s, "~1") {
 				return nil, fmt.Errorf("%s: JSON Pointer %q: \"~\" must be followed by 0 or 1 (RFC 6901)", key, path)
 			}
 			segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")

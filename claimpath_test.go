@@ -20,6 +20,7 @@ func TestParseClaimPath(t *testing.T) {
 		{"/x~0y", []string{"x~y"}},
 		{"/~01", []string{"~1"}}, // RFC 6901: ~1 is decoded before ~0, so "~01" is "~1", not "/"
 		{"/a~2b", nil},
+		{"/~~01", nil}, // a lone "~" before "~0": found by FuzzClaimPath (removing "~0" first left a valid-looking "~1")
 		{"/a~", nil},
 		{"/", nil},
 		{"/a//b", nil},
