@@ -158,7 +158,8 @@ type settings struct {
 	transportKey                   string // caFile path and TLS switches: which shared provider cache to use
 	caFingerprint                  string // SHA-256 of the caFile content
 	logLevel                       int
-	entry                          loginEntry    // loginPath, allowPreflight: loginentry.go
+	loginPath                      string        // loginentry.go; flat fields, not a struct: under Yaegi a field
+	allowPreflight                 bool          // of a struct-valued field allocates on every access (hot path)
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
 	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
 	silentReauth                   bool          // silentReauth: silent.go

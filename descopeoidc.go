@@ -100,7 +100,7 @@ func (m *Middleware) verifyClaimsSource(ctx context.Context, raw string) (map[st
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := m.s
 	path := r.URL.Path
-	if path == s.callbackPath || path == s.logoutPath || path == s.entry.path {
+	if path == s.callbackPath || path == s.logoutPath || path == s.loginPath {
 		m.serveOwnPath(w, r, path)
 		return
 	}
@@ -110,7 +110,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// '-'. Precomputed in New: no loop over the request's headers here.
 		delete(h, name)
 	}
-	if s.entry.preflight && isPreflight(r) {
+	if s.allowPreflight && isPreflight(r) {
 		m.servePreflight(w, r) // allowPreflight: loginentry.go
 		return
 	}

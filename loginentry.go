@@ -17,21 +17,15 @@ import (
 
 const defaultLoginPath = "/oauth2/login"
 
-// loginEntry is what New derives from loginPath and allowPreflight.
-type loginEntry struct {
-	path      string // loginPath
-	preflight bool   // allowPreflight
-}
-
 func deriveLoginEntry(c *Config, s *settings) error {
-	s.entry.path = orDefault(c.LoginPath, defaultLoginPath)
-	if err := validPath("loginPath", s.entry.path); err != nil {
+	s.loginPath = orDefault(c.LoginPath, defaultLoginPath)
+	if err := validPath("loginPath", s.loginPath); err != nil {
 		return err
 	}
-	if s.entry.path == s.callbackPath || s.entry.path == s.logoutPath {
-		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.entry.path)
+	if s.loginPath == s.callbackPath || s.loginPath == s.logoutPath {
+		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.loginPath)
 	}
-	s.entry.preflight = c.AllowPreflight
+	s.allowPreflight = c.AllowPreflight
 	return nil
 }
 
@@ -73,7 +67,7 @@ func (m *Middleware) loginURL(r *http.Request) string {
 	if !ok {
 		target = "/"
 	}
-	return origin(r) + m.s.entry.path + "?rd=" + url.QueryEscape(target)
+	return origin(r) + m.s.loginPath + "?rd=" + url.QueryEscape(target)
 }
 
 // writeUnauthorized is the 401 of an unauthenticated API-style request: {"error":"unauthorized","login_url":...}.

@@ -38,8 +38,8 @@ func TestLoginEntryConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.entry.path != tc.want || s.entry.preflight {
-				t.Errorf("loginPath %q preflight %t, want %q false", s.entry.path, s.entry.preflight, tc.want)
+			if s.loginPath != tc.want || s.allowPreflight {
+				t.Errorf("loginPath %q preflight %t, want %q false", s.loginPath, s.allowPreflight, tc.want)
 			}
 		})
 	}
