@@ -43,7 +43,7 @@ func (v *accessTokenVerifier) verify(ctx context.Context, raw string) (map[strin
 
 func (v *accessTokenVerifier) checkClaims(t *jws) error {
 	if !bearerTypeAllowed(t.typ) {
-		return fmt.Errorf("typ %q refused (expected none, JWT, at+jwt or application/at+jwt)", t.typ)
+		return fmt.Errorf("typ %s refused (expected none, JWT, at+jwt or application/at+jwt)", shown(t.typ))
 	}
 	c := t.claims
 	for _, name := range idTokenMarkers {

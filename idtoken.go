@@ -38,7 +38,7 @@ func (v *idTokenVerifier) verify(ctx context.Context, raw, nonce string) (map[st
 
 func (v *idTokenVerifier) checkClaims(t *jws, nonce string) error {
 	if isAccessTokenType(t.typ) {
-		return fmt.Errorf("typ %q is an access token's (RFC 9068), not an ID token's", t.typ)
+		return fmt.Errorf("typ %s is an access token's (RFC 9068), not an ID token's", shown(t.typ))
 	}
 	c := t.claims
 	if err := checkIssuer(c, []string{v.issuer}); err != nil {
@@ -73,7 +73,7 @@ func (v *idTokenVerifier) checkAZP(c map[string]any, aud []string) error {
 			"with a custom claim \"azp\" whose value is the project ID (or set requireAZP: false)")
 	}
 	if present && azp != v.clientID {
-		return fmt.Errorf("azp mismatch: expected %q, got %q", v.clientID, azp)
+		return fmt.Errorf("azp mismatch: expected %q, got %s", v.clientID, shown(azp))
 	}
 	if !present && len(aud) > 1 {
 		return fmt.Errorf("azp claim missing while the token has %d audiences (expected azp %q)", len(aud), v.clientID)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,9 +82,32 @@ func parseJWS(raw string) (*jws, error) {
 
 func quoteAny(v any) string {
 	if s, ok := v.(string); ok {
-		return fmt.Sprintf("%q", s)
+		return shown(s)
 	}
 	return fmt.Sprintf("of type %T", v)
+}
+
+// maxShown bounds a value taken from a token in an error message (and so in the log): a crafted token must not make
+// an error as large as itself.
+const maxShown = 128
+
+// shown quotes a value taken from a token for an error message, cut to maxShown bytes on a UTF-8 boundary.
+func shown(s string) string { return strconv.Quote(truncate(s, maxShown)) }
+
+// shownList is shown for a list, at most 8 entries.
+func shownList(l []string) string {
+	n := len(l)
+	if n > 8 {
+		n = 8
+	}
+	out := make([]string, n, n+1)
+	for i := 0; i < n; i++ {
+		out[i] = shown(l[i])
+	}
+	if len(l) > n {
+		out = append(out, "…")
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
 
 // checkSignature verifies t's signature with the provider's key for its kid and alg (the provider refreshes its
@@ -99,10 +123,10 @@ func checkSignature(ctx context.Context, p *provider, t *jws) error {
 	}
 	method := jwt.GetSigningMethod(name)
 	if method == nil {
-		return fmt.Errorf("algorithm %q unknown", t.alg)
+		return fmt.Errorf("algorithm %s unknown", shown(t.alg))
 	}
 	if err := method.Verify(t.signingInput, t.sig, key); err != nil {
-		return fmt.Errorf("bad signature (kid %q, alg %q)", t.kid, t.alg)
+		return fmt.Errorf("bad signature (kid %s, alg %s)", shown(t.kid), shown(t.alg))
 	}
 	return nil
 }
@@ -156,9 +180,9 @@ func checkIssuer(c map[string]any, issuers []string) error {
 	iss, _ := c["iss"].(string)
 	if !contains(issuers, iss) {
 		if len(issuers) == 1 {
-			return fmt.Errorf("issuer mismatch: expected %q, got %q", issuers[0], iss)
+			return fmt.Errorf("issuer mismatch: expected %q, got %s", issuers[0], shown(iss))
 		}
-		return fmt.Errorf("issuer mismatch: expected one of %q, got %q", issuers, iss)
+		return fmt.Errorf("issuer mismatch: expected one of %q, got %s", issuers, shown(iss))
 	}
 	return nil
 }
@@ -170,7 +194,7 @@ func checkAudience(c map[string]any, want []string) ([]string, error) {
 		return nil, errors.New("aud claim is missing or not a string or list of strings")
 	}
 	if !anyIn(want, aud) {
-		return nil, fmt.Errorf("audience mismatch: expected one of %q in %q", want, aud)
+		return nil, fmt.Errorf("audience mismatch: expected one of %q in %s", want, shownList(aud))
 	}
 	return aud, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestVerifyEachAlgorithm(t *testing.T) {
@@ -221,5 +222,20 @@ func TestVerifyReportsProviderUnavailable(t *testing.T) {
 	_, err := m.idTokens.verify(context.Background(), f.mint(f.idClaims("")), "")
 	if !errors.Is(err, errProviderUnavailable) {
 		t.Errorf("JWKS down: err = %v, want errProviderUnavailable", err)
+	}
+}
+
+// A crafted token's values are cut in errors: an issuer of 3 KB must not make a 3 KB log line (found by FuzzVerifyJWT).
+func TestErrorsCutTokenValues(t *testing.T) {
+	long := strings.Repeat("é", 2000)
+	err := checkIssuer(map[string]any{"iss": long}, []string{"https://idp.example"})
+	if err == nil || len(err.Error()) > 2*maxShown+100 || !strings.Contains(err.Error(), `got "`) {
+		t.Fatalf("error %d bytes: %.200v", len(err.Error()), err)
+	}
+	if got := shownList([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}); got != `["a" "b" "c" "d" "e" "f" "g" "h" …]` {
+		t.Errorf("shownList = %s", got)
+	}
+	if s := shown(long); !utf8.ValidString(s) {
+		t.Errorf("shown split a UTF-8 sequence: %q", s)
 	}
 }
