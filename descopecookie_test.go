@@ -25,16 +25,7 @@ func TestDescopeCookieConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := CreateConfig()
-			c.Issuer, c.ClientID, c.SessionSecret = "https://idp.example", "client", testSessionKey
-			tc.set(c)
-			_, err := newSettings(c)
-			if tc.wantErr == "" && err != nil {
-				t.Fatalf("error %v, want none", err)
-			}
-			if tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":")) {
-				t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
-			}
+			settingsWith(t, tc.set, tc.wantErr)
 		})
 	}
 }

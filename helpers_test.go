@@ -761,3 +761,23 @@ func mustContain(t testing.TB, what, s, sub string) {
 		t.Errorf("%s: %q does not contain %q", what, s, sub)
 	}
 }
+
+// settingsWith derives settings from a minimal valid configuration changed by set. With wantErr set, New must fail
+// with an error naming that key (nil is returned); without, it must succeed.
+func settingsWith(t *testing.T, set func(*Config), wantErr string) *settings {
+	t.Helper()
+	c := CreateConfig()
+	c.Issuer, c.ClientID, c.ClientSecret, c.SessionSecret = "https://idp.example", "client", "secret", testSessionKey
+	set(c)
+	s, err := newSettings(c)
+	if wantErr != "" {
+		if err == nil || !strings.HasPrefix(err.Error(), wantErr+":") {
+			t.Fatalf("error %v, want one naming %s", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("error %v, want none", err)
+	}
+	return s
+}

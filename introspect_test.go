@@ -61,19 +61,12 @@ func TestIntrospectionConfig(t *testing.T) {
 		{"fine", func(c *Config) { c.AllowBearerTokens, c.IntrospectionURL = true, "https://idp.example/introspect" }, ""},
 	}
 	for _, tc := range cases {
-		c := CreateConfig()
-		c.Issuer, c.ClientID, c.ClientSecret, c.SessionSecret = "https://idp.example", "client", "secret", testSessionKey
-		tc.set(c)
-		s, err := newSettings(c)
-		if tc.wantErr == "" {
-			if err != nil || !s.introspect.on || s.introspect.ttl != defaultIntrospectionTTL {
-				t.Errorf("%s: error %v settings %+v", tc.name, err, s.introspect)
+		t.Run(tc.name, func(t *testing.T) {
+			s := settingsWith(t, tc.set, tc.wantErr)
+			if s != nil && (!s.introspect.on || s.introspect.ttl != defaultIntrospectionTTL) {
+				t.Errorf("settings %+v, want introspection on with the default TTL", s.introspect)
 			}
-			continue
-		}
-		if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":") {
-			t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.wantErr)
-		}
+		})
 	}
 }
 

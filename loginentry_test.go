@@ -25,18 +25,9 @@ func TestLoginEntryConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := CreateConfig()
-			c.Issuer, c.ClientID, c.SessionSecret = "https://idp.example", "client", testSessionKey
-			tc.set(c)
-			s, err := newSettings(c)
-			if tc.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":") {
-					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
-				}
+			s := settingsWith(t, tc.set, tc.wantErr)
+			if s == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if s.loginPath != tc.want || s.allowPreflight {
 				t.Errorf("loginPath %q preflight %t, want %q false", s.loginPath, s.allowPreflight, tc.want)

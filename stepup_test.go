@@ -30,18 +30,9 @@ func TestStepUpConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := CreateConfig()
-			c.Issuer, c.ClientID, c.SessionSecret = "https://idp.example", "client", testSessionKey
-			tc.set(c)
-			s, err := newSettings(c)
-			if tc.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr+":") {
-					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
-				}
+			s := settingsWith(t, tc.set, tc.wantErr)
+			if s == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if (s.stepUp != nil) != tc.on {
 				t.Fatalf("step-up rule %v, want on=%t", s.stepUp, tc.on)
