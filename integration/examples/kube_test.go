@@ -13,6 +13,7 @@ import (
 	"github.com/traefik-descope/descopeoidc/integration/browser"
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
+	"github.com/traefik-descope/descopeoidc/integration/stack"
 )
 
 // TestKubernetes deploys examples/kubernetes on a real API server (etcd + kube-apiserver, no nodes) and serves it
@@ -177,7 +178,7 @@ func startEchoInNetns(t *testing.T, n *netns) {
 // startTraefikCRD runs bin/traefik with the kubernetesCRD provider against the API server, the websecure entry
 // point of the IngressRoute on loopback, and this checkout as the local plugin "descopeoidc" (the Helm values
 // install the published one from the plugin catalog, which is out of reach here).
-func startTraefikCRD(t *testing.T, bin string, k *kubeAPI, token, webPort string) *logBuffer {
+func startTraefikCRD(t *testing.T, bin string, k *kubeAPI, token, webPort string) *stack.LogBuffer {
 	t.Helper()
 	dir := t.TempDir()
 	if err := harness.CopyPlugin(harness.RepoRoot(), filepath.Join(dir, "plugins-local", "src", harness.ModuleName)); err != nil {
@@ -195,7 +196,7 @@ func startTraefikCRD(t *testing.T, bin string, k *kubeAPI, token, webPort string
 
 // waitIngressLogin polls the IngressRoute's host until the middleware answers with a redirect to the provider (the
 // provider has read the API, resolved the Secrets and loaded the plugin).
-func waitIngressLogin(t *testing.T, log *logBuffer, webPort, authorize string) {
+func waitIngressLogin(t *testing.T, log *stack.LogBuffer, webPort, authorize string) {
 	t.Helper()
 	c := &http.Client{
 		Timeout:       5 * time.Second,

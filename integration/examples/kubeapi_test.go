@@ -14,10 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/stack"
 )
 
 // kubeAPI is a real Kubernetes control plane without nodes: etcd (Debian's etcd-server) and kube-apiserver (built
@@ -147,15 +148,15 @@ func (k *kubeAPI) TryKubectl(stdin string, args ...string) (string, error) {
 
 // startDaemon runs a server process until cleanup (SIGTERM, then SIGKILL after 10 s); its log is printed when the
 // test failed, and an early exit fails the test at cleanup.
-func startDaemon(t *testing.T, name, bin string, args ...string) *logBuffer {
+func startDaemon(t *testing.T, name, bin string, args ...string) *stack.LogBuffer {
 	t.Helper()
 	return startProcess(t, name, exec.Command(bin, args...))
 }
 
 // startProcess is startDaemon for a prepared command (working directory, environment).
-func startProcess(t *testing.T, name string, cmd *exec.Cmd) *logBuffer {
+func startProcess(t *testing.T, name string, cmd *exec.Cmd) *stack.LogBuffer {
 	t.Helper()
-	log := &logBuffer{}
+	log := &stack.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -180,24 +181,6 @@ func startProcess(t *testing.T, name string, cmd *exec.Cmd) *logBuffer {
 		}
 	})
 	return log
-}
-
-// logBuffer collects a process's output; safe to read while it writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -56,7 +56,7 @@ type Traefik struct {
 	WebURL  string
 	APIURL  string
 	cmd     *exec.Cmd
-	logs    *syncBuffer
+	logs    *LogBuffer
 	waitErr chan error
 }
 
@@ -183,7 +183,7 @@ func StartContext(ctx context.Context, o Options) (*Traefik, error) {
 	if err := Prepare(&o); err != nil {
 		return nil, err
 	}
-	logs := &syncBuffer{}
+	logs := &LogBuffer{}
 	var out io.Writer = logs
 	if o.LogTo != nil {
 		out = io.MultiWriter(logs, o.LogTo)
@@ -359,18 +359,19 @@ func (t *Traefik) WriteDynamic(content []byte) error {
 	return os.Rename(tmp, filepath.Join(t.Dir, "dynamic.yml"))
 }
 
-type syncBuffer struct {
+// LogBuffer collects a process's output; safe to read while the process writes.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
