@@ -1,7 +1,14 @@
 package providers
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -74,7 +82,11 @@ func StartOIDCProvider(opts Options) (*OIDCProvider, error) {
 }
 
 func (p *OIDCProvider) start(dir, node string) error {
-	conf, err := json.Marshal(p.config())
+	keys, err := opSigningKeys()
+	if err != nil {
+		return err
+	}
+	conf, err := json.Marshal(p.config(keys))
 	if err != nil {
 		return err
 	}
@@ -92,7 +104,7 @@ func (p *OIDCProvider) start(dir, node string) error {
 	return p.proc.waitDiscovery(p.issuer, p.issuer)
 }
 
-func (p *OIDCProvider) config() map[string]any {
+func (p *OIDCProvider) config(keys []string) map[string]any {
 	var clients []any
 	for _, alg := range OIDCProviderAlgs {
 		c := map[string]any{
@@ -106,12 +118,40 @@ func (p *OIDCProvider) config() map[string]any {
 	}
 	return map[string]any{
 		"issuer": p.issuer, "ttl": int(p.opts.TokenTTL / time.Second), "resource": OIDCProviderResource,
-		"clients": clients,
+		"clients": clients, "keys": keys,
 		"user": map[string]string{
 			"sub": opSubject, "username": opUsername, "password": opPassword, "email": opEmail, "name": opName,
 		},
 	}
 }
+
+// opSigningKeys are oidc-provider's signing keys as PKCS #8 PEM (P-256 for ES256, RSA 2048 for PS256/RS256 and
+// Ed25519), made once per test process and shared by every provider it starts: each start has its own issuer, so
+// sharing keys proves nothing false, and an RSA key made by node at every start cost seconds of CPU on a loaded CI
+// machine (one start ran out of startTimeout).
+var opSigningKeys = sync.OnceValues(func() ([]string, error) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var pems []string
+	for _, k := range []any{ec, rsaKey, ed} {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		pems = append(pems, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	}
+	return pems, nil
+})
 
 func opClientID(alg string) string {
 	if alg == OIDCProviderAlgs[0] {

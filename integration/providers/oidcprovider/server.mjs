@@ -4,23 +4,25 @@
 //   { "issuer": "http://127.0.0.1:GATE", "ttl": 5, "resource": "https://api.example.test",
 //     "clients": [{ "client_id", "client_secret", "redirect_uris", "post_logout_redirect_uris",
 //                   "id_token_signed_response_alg" }],
-//     "user": { "sub", "username", "password", "email", "name" } }
+//     "user": { "sub", "username", "password", "email", "name" },
+//     "keys": ["-----BEGIN PRIVATE KEY-----...", ...] }
 //
 // It listens on a free loopback port and prints {"listening":"127.0.0.1:PORT"} on stdout once it serves.
-// Signing keys (ES256, PS256/RS256, Ed25519) are generated at every start, state is in memory.
+// Its signing keys (PKCS #8 PEM: P-256, RSA for PS256/RS256, Ed25519) come from the Go side, which makes them once
+// per test process: an RSA key made here at every start cost seconds of CPU on a loaded CI machine. State is in memory.
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 
 const cfg = JSON.parse(process.env.OIDCPROVIDER_CONFIG || '{}');
-for (const key of ['issuer', 'clients', 'user', 'resource']) {
+for (const key of ['issuer', 'clients', 'user', 'resource', 'keys']) {
   if (!cfg[key]) throw new Error(`OIDCPROVIDER_CONFIG: ${key} is required`);
 }
 const ttl = (fallback) => (cfg.ttl > 0 ? cfg.ttl : fallback);
 
-function signingKey(type, options) {
-  const { privateKey } = generateKeyPairSync(type, options);
-  return { ...privateKey.export({ format: 'jwk' }), use: 'sig', kid: `${type}-${randomBytes(6).toString('hex')}` };
+function signingKey(pem) {
+  const key = createPrivateKey(pem);
+  return { ...key.export({ format: 'jwk' }), use: 'sig', kid: `${key.asymmetricKeyType}-${randomBytes(6).toString('hex')}` };
 }
 
 const user = cfg.user;
@@ -41,11 +43,7 @@ const configuration = {
     ...c,
   })),
   jwks: {
-    keys: [
-      signingKey('ec', { namedCurve: 'P-256' }),
-      signingKey('rsa', { modulusLength: 2048 }),
-      signingKey('ed25519'),
-    ],
+    keys: cfg.keys.map(signingKey),
   },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   claims: {
