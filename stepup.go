@@ -284,7 +284,7 @@ func (m *Middleware) endReplacedSession(r *http.Request) {
 	if err != nil {
 		return
 	}
-	m.sessions.remove(cacheKey(raw))
+	m.sessions.remove(m.sessionKey(raw))
 	if d, _ := m.openSession(raw); d != nil {
 		m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix())
 	}
