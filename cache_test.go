@@ -1,10 +1,50 @@
 package descopeoidc
 
 import (
+	"math"
+	"math/rand"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
+
+// TestSettle: an entry's hitUntil, read by the fast paths, serves exactly when the five checks it folds would (not
+// replaced, not denied, now before refreshAt, endAt and seenAt in whole seconds), as the cache stores the entry.
+func TestSettle(t *testing.T) {
+	cases := []struct {
+		name string
+		e    entry
+		want time.Duration
+	}{
+		{"endAt first", entry{refreshAt: 30, endAt: 20, seenAt: 40}, 20 * time.Second},
+		{"seenAt first", entry{refreshAt: 30, endAt: 50, seenAt: 10}, 10 * time.Second},
+		{"replaced", entry{refreshAt: 30, endAt: 20, seenAt: 40, next: &replacement{}}, 0},
+		{"denied", entry{refreshAt: 30, endAt: 20, seenAt: 40, denied: "forbidden"}, 0},
+		{"never", entry{refreshAt: never, endAt: never, seenAt: never}, math.MaxInt64},
+	}
+	for _, tc := range cases {
+		c := newEntryCache(10)
+		e := tc.e
+		c.put("k", &e, 0)
+		if got := c.get("k").hitUntil; got != tc.want {
+			t.Errorf("%s: hitUntil %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 10000; i++ {
+		e := entry{refreshAt: 1000 + rng.Int63n(20), endAt: 1000 + rng.Int63n(20), seenAt: 1000 + rng.Int63n(20)}
+		if rng.Intn(8) == 0 {
+			e.denied = "x"
+		}
+		settle(&e)
+		now := time.Unix(1000, 0).Add(time.Duration(rng.Int63n(int64(21 * time.Second))))
+		old := e.next == nil && now.Unix() < e.refreshAt && now.Unix() < e.endAt && now.Unix() < e.seenAt && e.denied == ""
+		if fast := now.Sub(unixEpoch) < e.hitUntil; fast != old {
+			t.Fatalf("entry %+v at %v: fast path %v, the checks it folds say %v", e, now, fast, old)
+		}
+	}
+}
 
 // TestCacheKey: values up to maxRawKey are their own key; longer ones are keyed by a 32-byte SHA-256, so that the
 // cache does not grow with what clients send.

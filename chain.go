@@ -58,6 +58,7 @@ func (c *entryCache) admit(key string, e *entry, now int64) *entry {
 	if len(c.m) >= c.max {
 		c.evict(now)
 	}
+	settle(e)
 	c.m[key] = e
 	return e
 }

@@ -158,8 +158,10 @@ type settings struct {
 	transportKey                   string // caFile path and TLS switches: which shared provider cache to use
 	caFingerprint                  string // SHA-256 of the caFile content
 	logLevel                       int
-	loginPath                      string        // loginentry.go; flat fields, not a struct: under Yaegi a field
-	allowPreflight                 bool          // of a struct-valued field allocates on every access (hot path)
+	loginPath                      string // loginentry.go; flat fields, not a struct: under Yaegi a field
+	allowPreflight                 bool   // of a struct-valued field allocates on every access (hot path)
+	screen                         bool   // allowPreflight or excludedPaths: ServeHTTP asks screened first
+	ownPaths                       map[string]bool
 	ds                             descopeCookie // descopeSessionCookie: descopecookie.go
 	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
 	silentReauth                   bool          // silentReauth: silent.go

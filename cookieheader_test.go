@@ -151,16 +151,21 @@ func TestSessionHitCookieHeader(t *testing.T) {
 }
 
 // TestFastPathsForwardLikeForward: sessionHit and bearerHit inline forward; what upstream gets from them (identity
-// headers, Authorization, Cookie) is what forward gives on the other paths.
+// headers, Authorization, Cookie) is what forward gives on the other paths. A request with an Authorization header
+// that is no bearer token goes to sessionParsed (forward), one without goes to sessionHit: both are checked.
 func TestFastPathsForwardLikeForward(t *testing.T) {
 	cases := []struct {
 		name   string
 		mutate func(c *Config)
+		auth   string
 		want   func(d *sessionData) []string
 	}{
-		{"client's Authorization dropped", nil, func(*sessionData) []string { return nil }},
-		{"forwardAccessToken", func(c *Config) { c.ForwardAccessToken = true }, func(d *sessionData) []string { return []string{"Bearer " + d.AccessToken} }},
-		{"keepAuthorizationHeader", func(c *Config) { c.KeepAuthorizationHeader = true }, func(*sessionData) []string { return []string{"Basic dXNlcg=="} }},
+		{"client's Authorization dropped", nil, "Basic dXNlcg==", func(*sessionData) []string { return nil }},
+		{"forwardAccessToken", func(c *Config) { c.ForwardAccessToken = true }, "Basic dXNlcg==", func(d *sessionData) []string { return []string{"Bearer " + d.AccessToken} }},
+		{"keepAuthorizationHeader", func(c *Config) { c.KeepAuthorizationHeader = true }, "Basic dXNlcg==", func(*sessionData) []string { return []string{"Basic dXNlcg=="} }},
+		{"no Authorization", nil, "", func(*sessionData) []string { return nil }},
+		{"no Authorization, forwardAccessToken", func(c *Config) { c.ForwardAccessToken = true }, "", func(d *sessionData) []string { return []string{"Bearer " + d.AccessToken} }},
+		{"no Authorization, keepAuthorizationHeader", func(c *Config) { c.KeepAuthorizationHeader = true }, "", func(*sessionData) []string { return nil }},
 	}
 	for _, tc := range cases {
 		_, m, up, b := loggedIn(t, func(c *Config) {
@@ -174,7 +179,9 @@ func TestFastPathsForwardLikeForward(t *testing.T) {
 		for _, line := range []string{pair, pair + "; keep=1"} { // sessionHit's fast path, then sessionParsed's
 			r := httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
 			r.Header.Set("Cookie", line)
-			r.Header.Set("Authorization", "Basic dXNlcg==")
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
 			r.Header.Set("X-Forwarded-User", "forged")
 			if rec := serve(m, r); rec.Code != http.StatusOK {
 				t.Fatalf("%s, %.20q…: status %d", tc.name, line, rec.Code)

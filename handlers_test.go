@@ -496,3 +496,44 @@ func TestBearerTokenSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerCacheKeys: the bearer cache is keyed by the Authorization line "Bearer <token>", which bearerHit looks
+// up as sent; another spelling, and a token over maxRawKey (keyed by its digest), are served from the same cache by
+// bearerMiss. A marked cache entry shows that the second request was served from the cache, not verified again.
+func TestBearerCacheKeys(t *testing.T) {
+	f := newFakeIdP(t)
+	c := f.idClaims("")
+	c["exp"] = f.clock.Now().Unix() + 3600
+	short := f.mint(c)
+	c["pad"] = strings.Repeat("p", maxRawKey)
+	long := f.mint(c)
+	cases := []struct{ name, line, key string }{
+		{"usual spelling", "Bearer " + short, "Bearer " + short},
+		{"other spelling", "bearer   " + short, "Bearer " + short},
+		{"over maxRawKey", "Bearer " + long, cacheKey(long)},
+	}
+	for _, tc := range cases {
+		cfg := f.config()
+		cfg.AllowBearerTokens = true
+		m, up := newMW(t, f, cfg)
+		for i, want := range []string{testSub, "from-cache"} {
+			r := bearerRequest("")
+			r.Header.Set("Authorization", tc.line)
+			if rec := serve(m, r); rec.Code != http.StatusOK || up.last().Get("X-Forwarded-User") != want {
+				t.Fatalf("%s, request %d: status %d, upstream user %q, want %q", tc.name, i, rec.Code, up.last().Get("X-Forwarded-User"), want)
+			}
+			e := m.bearers.get(tc.key)
+			if e == nil {
+				t.Fatalf("%s: nothing cached under the expected key", tc.name)
+			}
+			marked := *e
+			marked.values = append([]string(nil), e.values...)
+			for j, name := range marked.names {
+				if name == "X-Forwarded-User" {
+					marked.values[j] = "from-cache"
+				}
+			}
+			m.bearers.put(tc.key, &marked, f.clock.Now().Unix())
+		}
+	}
+}

@@ -54,6 +54,9 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// Since is time.Since on the fake clock (the middleware's fast paths read it).
+func (c *fakeClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
@@ -638,7 +641,7 @@ func newMW(t testing.TB, f *fakeIdP, cfg *Config) (*Middleware, *upstream) {
 		t.Fatalf("New: %v", err)
 	}
 	m := h.(*Middleware)
-	m.now = f.clock.Now
+	m.now, m.since = f.clock.Now, f.clock.Since
 	m.p.mu.Lock()
 	m.p.now = f.clock.Now
 	m.p.mu.Unlock()

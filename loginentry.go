@@ -26,6 +26,8 @@ func deriveLoginEntry(c *Config, s *settings) error {
 		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.loginPath)
 	}
 	s.allowPreflight = c.AllowPreflight
+	s.screen = s.allowPreflight || s.excluded.any // deriveExcluded ran before
+	s.ownPaths = map[string]bool{s.callbackPath: true, s.logoutPath: true, s.loginPath: true}
 	return nil
 }
 
