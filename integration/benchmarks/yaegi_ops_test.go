@@ -91,6 +91,44 @@ func SumConvOnly(r *http.Request) { _ = []byte(CookieVal) }
 
 func Now(r *http.Request) { _ = M.now().Unix() }
 
+func NowDirect(r *http.Request) { _ = time.Now().Unix() }
+
+var (
+	epoch = time.Unix(0, 0)
+	since = time.Since
+)
+
+func SinceDirect(r *http.Request) { _ = time.Since(epoch) }
+
+func SinceField(r *http.Request) { _ = since(epoch) }
+
+var clock atomic.Int64
+
+func NowAtomic(r *http.Request) { _ = clock.Load() }
+
+type ent struct {
+	next                       *ent
+	refreshAt, endAt, seenAt   int64
+	hitUntil                   int64
+	denied                     string
+}
+
+var E = &ent{refreshAt: 1 << 40, endAt: 1 << 40, seenAt: 1 << 40, hitUntil: 1 << 40}
+
+func CondFull(r *http.Request) {
+	e, now := E, int64(5)
+	if e.next == nil && now < e.refreshAt && now < e.endAt && now < e.seenAt && e.denied == "" {
+		return
+	}
+}
+
+func CondOne(r *http.Request) {
+	e, now := E, int64(5)
+	if now < e.hitUntil {
+		return
+	}
+}
+
 func Lookup(r *http.Request) {
 	c := M.c
 	c.mu.RLock()
@@ -262,7 +300,7 @@ func BenchmarkYaegiOps(b *testing.B) {
 	for _, h := range []string{"User-Agent", "Accept", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Forwarded-Server", "X-Real-Ip"} {
 		hdr.Set(h, "v") // what Traefik's entrypoint adds, as in the load benchmark
 	}
-	for _, name := range []string{"Empty", "Method", "Func", "Cookie", "Cookies", "CookieLoop", "Sum", "SumConvOnly", "Now", "Lookup",
+	for _, name := range []string{"Empty", "Method", "Func", "Cookie", "Cookies", "CookieLoop", "Sum", "SumConvOnly", "Now", "NowDirect", "SinceDirect", "SinceField", "NowAtomic", "CondFull", "CondOne", "Lookup",
 		"LookupRaw", "SyncMapLoad", "AtomicMapLoad", "SetHeadersShared", "Strip", "SetHeaders", "StripCookies", "HeaderGet", "HeaderIndex", "RangeOnly", "Underscore", "UnderscoreLen", "DeleteVariants"} {
 		v, err := i.Eval("ops." + name)
 		if err != nil {

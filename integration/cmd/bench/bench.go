@@ -327,17 +327,21 @@ func (b *bench) setupRows(users []devidp.User) error {
 	if err := bearerRow("bearer-8k", "/bearer-8k/", b8k, true); err != nil {
 		return err
 	}
-	// Controls: plain Traefik carrying exactly the headers of the 8 KB rows, including the forwarded name, so that
-	// "row minus control" is the plugin's own cost.
-	for _, big := range []string{"cookie-8k", "bearer-8k"} {
-		src := b.find(big)
-		if src == nil {
+	// Controls: plain Traefik carrying exactly the request headers of a plugin row plus the identity headers the
+	// plugin forwards (X-Forwarded-User, and X-Forwarded-Name where the row sends one), so that "row minus control"
+	// is the plugin's own cost and "row / control" its own share of the throughput: a 1.1 KB Authorization header
+	// costs plain Traefik CPU too.
+	for _, src := range b.rows {
+		if !controlled[src.name] {
 			continue
 		}
-		name := "plain+" + big
-		hdrs := append(append([]string{}, src.headers...), "X-Forwarded-Name: "+b.userByNameLen(users, src.expect.nameLen).Name)
-		b.add(&row{name: name, path: "/plain/", what: "none; sends " + big + "'s headers", size: 0, headers: hdrs,
-			expect: expectation{nameLen: src.expect.nameLen, cookies: true}})
+		name := "plain+" + src.name
+		hdrs := append(append([]string{}, src.headers...), "X-Forwarded-User: "+src.expect.user)
+		if src.expect.nameLen >= 0 {
+			hdrs = append(hdrs, "X-Forwarded-Name: "+b.userByNameLen(users, src.expect.nameLen).Name)
+		}
+		b.add(&row{name: name, path: "/plain/", what: "none; sends " + src.name + "'s headers", size: 0, headers: hdrs,
+			expect: expectation{user: src.expect.user, nameLen: src.expect.nameLen, cookies: true}})
 		src.control = name
 	}
 	// Check every row once before loading it.
@@ -349,6 +353,9 @@ func (b *bench) setupRows(users []devidp.User) error {
 	}
 	return nil
 }
+
+// controlled are the rows that get a plain+<row> control row (setupRows).
+var controlled = map[string]bool{"cookie": true, "cookie-big": true, "bearer": true, "cookie-8k": true, "bearer-8k": true}
 
 func (b *bench) userByNameLen(users []devidp.User, n int) devidp.User {
 	for _, u := range users {
