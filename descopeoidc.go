@@ -125,7 +125,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sessionParsed(m, w, r, h["Cookie"]) // forward decides on the client's Authorization header
 		return
 	}
-	sessionHit(m, w, r) // a request without an Authorization header
+	sessionHit(m, w, r, h) // a request without an Authorization header
 }
 
 // serveOwnPath serves the plugin's own paths: the callback, logout and the login entry (out of ServeHTTP, whose
