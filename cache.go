@@ -113,13 +113,8 @@ func newEntryCache(max int) *entryCache {
 const maxRawKey = 2048
 
 // bearerKey is the bearer cache's key for a token: the Authorization header line as clients send it, "Bearer
-// <token>", so that bearerHit looks the line up as it is, or the token's SHA-256 when it is longer than maxRawKey.
-func bearerKey(tok string) string {
-	if len(tok) <= maxRawKey {
-		return "Bearer " + tok
-	}
-	return cacheKey(tok)
-}
+// <token>", so that bearerHit looks the line up as it is, or that line's SHA-256 when it is longer than maxRawKey.
+func bearerKey(tok string) string { return cacheKey("Bearer " + tok) }
 
 // cacheKey is a cache key for a token or cookie value: itself, or its SHA-256 when longer than maxRawKey.
 func cacheKey(v string) string {

@@ -273,12 +273,17 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 // bearerHit serves a request with an Authorization header (a: its lines) whose bearer token is cached, unexpired and
-// allowed: the hot path of API traffic. The bearer cache is keyed by the header line itself, "Bearer <token>"
-// (bearerKey), so a hit needs no parsing and no slicing. Everything else goes to bearerMiss.
+// allowed: the hot path of API traffic. The bearer cache is keyed by the header line itself, "Bearer <token>", or
+// its digest when longer than maxRawKey (bearerKey), so a hit needs no parsing and no slicing. Everything else goes
+// to bearerMiss.
 func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, a []string) {
+	key := a[0] // the first line, as Header.Get and bearerToken
+	if len(key) > maxRawKey {
+		key = cacheKey(key) // bearerKey; a call, so that short tokens' frames hold no digest
+	}
 	c := m.bearers
 	c.mu.RLock()
-	e := c.m[a[0]] // the first line, as Header.Get and bearerToken
+	e := c.m[key]
 	c.mu.RUnlock()
 	if e != nil && m.since(unixEpoch) < e.hitUntil {
 		// forward(m, w, r, e, true), inlined as in sessionHit
@@ -298,8 +303,8 @@ func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, a []string
 	bearerMiss(m, w, r)
 }
 
-// bearerMiss serves what bearerHit does not: a bearer token in another spelling ("bearer", extra spaces), one over
-// maxRawKey (keyed by its digest), one not cached or needing attention, or an Authorization header that holds no
+// bearerMiss serves what bearerHit does not: a bearer token in another spelling ("bearer", extra spaces), one not
+// cached or needing attention, or an Authorization header that holds no
 // bearer token at all (Basic...), which leaves the decision to the session.
 func bearerMiss(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	tok, ok := bearerToken(r)

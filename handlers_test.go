@@ -498,8 +498,7 @@ func TestBearerTokenSpellings(t *testing.T) {
 }
 
 // TestBearerCacheKeys: the bearer cache is keyed by the Authorization line "Bearer <token>", which bearerHit looks
-// up as sent; another spelling, and a token over maxRawKey (keyed by its digest), are served from the same cache by
-// bearerMiss. A marked cache entry shows that the second request was served from the cache, not verified again.
+// up as sent (a line over maxRawKey by its digest); another spelling is served from the same cache by bearerMiss. A marked cache entry shows that the second request was served from the cache, not verified again.
 func TestBearerCacheKeys(t *testing.T) {
 	f := newFakeIdP(t)
 	c := f.idClaims("")
@@ -510,7 +509,8 @@ func TestBearerCacheKeys(t *testing.T) {
 	cases := []struct{ name, line, key string }{
 		{"usual spelling", "Bearer " + short, "Bearer " + short},
 		{"other spelling", "bearer   " + short, "Bearer " + short},
-		{"over maxRawKey", "Bearer " + long, cacheKey(long)},
+		{"over maxRawKey", "Bearer " + long, cacheKey("Bearer " + long)},
+		{"over maxRawKey, other spelling", "bearer  " + long, cacheKey("Bearer " + long)},
 	}
 	for _, tc := range cases {
 		cfg := f.config()
