@@ -303,17 +303,13 @@ func bearerHit(m *Middleware, w http.ResponseWriter, r *http.Request, a []string
 	bearerMiss(m, w, r)
 }
 
-// bearerMiss serves what bearerHit does not: a bearer token in another spelling ("bearer", extra spaces), one not
-// cached or needing attention, or an Authorization header that holds no
-// bearer token at all (Basic...), which leaves the decision to the session.
+// bearerMiss serves what bearerHit does not: a bearer token in another spelling ("bearer", extra spaces) or one not
+// cached or needing attention, both through serveBearer (which looks the normalized token up itself), or an
+// Authorization header that holds no bearer token at all (Basic...), which leaves the decision to the session.
 func bearerMiss(m *Middleware, w http.ResponseWriter, r *http.Request) {
 	tok, ok := bearerToken(r)
 	if !ok {
 		sessionParsed(m, w, r, r.Header["Cookie"]) // forward decides on the client's Authorization header
-		return
-	}
-	if e := m.bearers.get(bearerKey(tok)); e != nil && m.since(unixEpoch) < e.hitUntil {
-		forward(m, w, r, e, true)
 		return
 	}
 	m.serveBearer(w, r, tok)

@@ -94,28 +94,22 @@ func liveHeapMiB() float64 {
 	return float64(ms.HeapAlloc) / (1 << 20)
 }
 
-// jwtOnlyPlugin writes the jwt-only plugin, with the repository's vendor/ (jwt/v5), into dir.
+// jwtOnlyPlugin writes the jwt-only plugin into dir: what harness.CopyPlugin takes of the repository (go.mod and
+// vendor/ with jwt/v5), with jwtonly.go in place of the plugin's own files.
 func jwtOnlyPlugin(dir string) (string, error) {
-	root := harness.RepoRoot()
-	vendor := filepath.Join(root, "vendor")
-	err := filepath.Walk(vendor, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
+	if err := harness.CopyPlugin(harness.RepoRoot(), dir); err != nil {
+		return "", err
+	}
+	own, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return "", err
 	}
-	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	for _, f := range own {
+		if err := os.Remove(f); err != nil {
+			return "", err
+		}
+	}
+	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
 		return "", err
 	}
