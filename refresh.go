@@ -112,7 +112,10 @@ func (m *Middleware) runRefresh(key string, e, pending *entry, f *refreshFlight)
 	defer m.sessions.finishRefresh(key, f)
 	defer func() {
 		if p := recover(); p != nil {
-			f.rep, f.err = nil, fmt.Errorf("token refresh panicked: %v", p)
+			// Two assignments, not a tuple: Yaegi v0.16.1 panics on a tuple assignment with an untyped nil on the right
+			// (reflect: New(nil)), see settleRefresh.
+			f.rep = nil
+			f.err = fmt.Errorf("token refresh panicked: %v", p)
 			m.logf(levelError, "%v", f.err)
 		}
 	}()
@@ -138,7 +141,11 @@ func (m *Middleware) settleRefresh(key string, e, pending *entry, f *refreshFlig
 	switch {
 	case f.err == nil:
 		if m.sessions.admit(f.rep.key, f.rep.e, now) != f.rep.e {
-			f.rep, f.err = nil, errSessionEnded
+			// Two assignments, not `f.rep, f.err = nil, errSessionEnded`: Yaegi v0.16.1 gives the untyped nil of a tuple
+			// assignment no type and panics (reflect: New(nil)). This branch runs only when the session was logged out
+			// while its refresh was in flight, which is how a logout during a refresh panicked under Traefik.
+			f.rep = nil
+			f.err = errSessionEnded
 			return
 		}
 		old.next = f.rep

@@ -1,0 +1,77 @@
+package descopeoidc
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nilTupleAssignments returns the tuple assignments in f with an untyped nil on the right (`f.rep, f.err = nil, err`).
+// Under Yaegi v0.16.1 such an assignment panics with `reflect: New(nil)`: the interpreter gives the nil no type when it
+// builds the assignment's temporaries. Compiled tests cannot see it (a logout during a background refresh panicked
+// only under Traefik), so the plugin's sources are checked for it.
+func nilTupleAssignments(f *ast.File) []token.Pos {
+	var found []token.Pos
+	ast.Inspect(f, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok || len(as.Lhs) < 2 || len(as.Rhs) != len(as.Lhs) {
+			return true
+		}
+		for _, r := range as.Rhs {
+			if id, ok := r.(*ast.Ident); ok && id.Name == "nil" {
+				found = append(found, as.Pos())
+				break
+			}
+		}
+		return true
+	})
+	return found
+}
+
+func TestNoTupleAssignmentOfNil(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		for _, pos := range nilTupleAssignments(f) {
+			t.Errorf("%s: tuple assignment with an untyped nil panics under Yaegi (reflect: New(nil)): assign each target on its own", fset.Position(pos))
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d plugin files, want the package's sources", checked)
+	}
+}
+
+// TestNilTupleAssignmentsRule: the rule finds the statement that panicked and leaves alone what Yaegi runs correctly.
+func TestNilTupleAssignmentsRule(t *testing.T) {
+	for src, want := range map[string]int{
+		"f.rep, f.err = nil, errSessionEnded":  1,
+		"a, b = x, nil":                        1,
+		"f.rep = nil; f.err = errSessionEnded": 0,
+		"a, b := g()":                          0,
+		"a, b = b, a":                          0,
+	} {
+		code := "package p\nfunc h() {\n" + src + "\n}\n"
+		f, err := parser.ParseFile(token.NewFileSet(), "p.go", code, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(nilTupleAssignments(f)); got != want {
+			t.Errorf("%q: %d findings, want %d", src, got, want)
+		}
+	}
+}
