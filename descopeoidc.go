@@ -19,6 +19,7 @@ type Middleware struct {
 	name     string
 	s        *settings
 	p        *provider
+	tc       *tokenClient // every call to the provider with the client's credentials or a user's token
 	sessions *entryCache
 	bearers  *entryCache
 	states   *usedStates
@@ -60,6 +61,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	m.hintNames = hintCookieNames(s.cookieName)
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.hintNames[0])
 	m.buildVerifiers()
+	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })
 	m.chunkNames = make([]string, maxSessionChunks)
 	m.chunkNames[0] = s.cookieName
 	for i := 1; i < maxSessionChunks; i++ {

@@ -179,6 +179,7 @@ func fzMiddleware(tb testing.TB) *Middleware {
 	m := h.(*Middleware)
 	client := &http.Client{Transport: fzTransport{jwks: jwks}, Timeout: 5 * time.Second}
 	m.s.client = client
+	m.tc.http = client
 	m.p.mu.Lock()
 	m.p.client = client
 	m.p.mu.Unlock()

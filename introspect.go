@@ -2,11 +2,8 @@ package descopeoidc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -69,7 +66,7 @@ func (m *Middleware) introspect(ctx context.Context, tok string) (map[string]any
 	if e := m.inactive.get(key); e != nil && now.Unix() < e.endAt {
 		return nil, errInactive
 	}
-	claims, err := m.askIntrospection(ctx, tok)
+	claims, err := m.tc.introspect(ctx, tok)
 	if err == nil {
 		err = m.checkIntrospected(claims, now)
 	}
@@ -82,44 +79,6 @@ func (m *Middleware) introspect(ctx context.Context, tok string) (map[string]any
 	limit := now.Add(m.s.introspect.ttl).Unix() - int64(m.s.leeway/time.Second) // serveBearer adds the leeway
 	if exp, ok := numericDate(claims["exp"]); !ok || exp.Unix() > limit {
 		claims["exp"] = float64(limit)
-	}
-	return claims, nil
-}
-
-// askIntrospection POSTs the token to the introspection endpoint with the client's authentication.
-func (m *Middleware) askIntrospection(ctx context.Context, tok string) (map[string]any, error) {
-	endpoint := m.s.introspect.url
-	if endpoint == "" {
-		md, err := m.p.metadata(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if endpoint = md.IntrospectionEndpoint; endpoint == "" {
-			return nil, errors.New("access token is opaque and the provider has no introspection_endpoint (set introspectionURL)")
-		}
-	}
-	req, err := m.authRequest(ctx, endpoint, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := m.s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: introspection endpoint: %v", errProviderUnavailable, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil || len(body) > maxResponseSize {
-		return nil, errors.New("introspection endpoint: unreadable or oversized response")
-	}
-	if resp.StatusCode >= 500 {
-		return nil, fmt.Errorf("%w: introspection endpoint: status %d", errProviderUnavailable, resp.StatusCode)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("introspection endpoint: status %d (is this client allowed to introspect?)", resp.StatusCode)
-	}
-	claims := map[string]any{}
-	if err := json.Unmarshal(body, &claims); err != nil {
-		return nil, errors.New("introspection endpoint: answer is not a JSON object")
 	}
 	return claims, nil
 }

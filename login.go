@@ -189,15 +189,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 // sealed logout cookie (hint.go).
 func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (string, string, error) {
 	ctx := r.Context()
-	md, err := m.p.metadata(ctx)
-	if err != nil {
-		return "", "", err
-	}
-	form := url.Values{
-		"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {m.redirectURI(r)}, "code_verifier": {sd.Verifier},
-	}
-	tr, err := m.tokenRequest(ctx, md.TokenEndpoint, form)
+	tr, err := m.tc.exchangeCode(ctx, code, m.redirectURI(r), sd.Verifier)
 	if err != nil {
 		return "", "", err
 	}
@@ -309,7 +301,7 @@ func (m *Middleware) logoutTarget(r *http.Request, d *sessionData) string {
 		return after
 	}
 	if d != nil && m.s.revokeOnLogout && md.RevocationEndpoint != "" && d.RefreshToken != "" {
-		if err := m.revoke(r.Context(), md.RevocationEndpoint, d.RefreshToken, "refresh_token"); err != nil {
+		if err := m.tc.revoke(r.Context(), md.RevocationEndpoint, d.RefreshToken, "refresh_token"); err != nil {
 			m.logf(levelWarn, "revoking refresh token: %v", err)
 		}
 	}

@@ -1,7 +1,6 @@
 package descopeoidc
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -10,16 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // errInvalidGrant marks an RFC 6749 invalid_grant answer: the code or refresh token is no good (any more).
@@ -31,28 +25,6 @@ type tokenResponse struct {
 	RefreshToken string
 	IDToken      string
 	ExpiresIn    int64
-}
-
-// tokenRequest POSTs a grant to the token endpoint with client authentication and parses the answer, including
-// RFC 6749 5.2 error bodies, which some providers send with status 200.
-func (m *Middleware) tokenRequest(ctx context.Context, endpoint string, form url.Values) (*tokenResponse, error) {
-	req, err := m.authRequest(ctx, endpoint, form)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := m.s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: token endpoint: %v", errProviderUnavailable, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("token endpoint: reading response: %v", err)
-	}
-	if len(body) > maxResponseSize {
-		return nil, fmt.Errorf("token endpoint: response larger than %d bytes", maxResponseSize)
-	}
-	return parseTokenResponse(resp.StatusCode, body)
 }
 
 func parseTokenResponse(status int, body []byte) (*tokenResponse, error) {
@@ -103,59 +75,6 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// authRequest builds a POST to a provider endpoint with the configured client authentication.
-func (m *Middleware) authRequest(ctx context.Context, endpoint string, form url.Values) (*http.Request, error) {
-	basic := false
-	switch m.s.authMethod {
-	case "client_secret_basic":
-		if m.s.clientSecret != "" {
-			basic = true
-		} else {
-			form.Set("client_id", m.s.clientID) // public client: PKCE only
-		}
-	case "client_secret_post":
-		form.Set("client_id", m.s.clientID)
-		form.Set("client_secret", m.s.clientSecret)
-	case "private_key_jwt":
-		assertion, err := m.clientAssertion(endpoint)
-		if err != nil {
-			return nil, err
-		}
-		form.Set("client_id", m.s.clientID)
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-		form.Set("client_assertion", assertion)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if basic {
-		// RFC 6749 2.3.1: client_id and secret are form-urlencoded before Basic encoding.
-		req.SetBasicAuth(url.QueryEscape(m.s.clientID), url.QueryEscape(m.s.clientSecret))
-	}
-	return req, nil
-}
-
-// clientAssertion signs an RFC 7523 client authentication JWT for private_key_jwt.
-func (m *Middleware) clientAssertion(audience string) (string, error) {
-	jti, err := randomString(16)
-	if err != nil {
-		return "", err
-	}
-	now := m.now()
-	claims := jwt.MapClaims{
-		"iss": m.s.clientID, "sub": m.s.clientID, "aud": audience, "jti": jti,
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-	}
-	tok := jwt.NewWithClaims(jwt.GetSigningMethod(m.s.assertionAlg), claims)
-	if m.s.assertionKID != "" {
-		tok.Header["kid"] = m.s.assertionKID
-	}
-	return tok.SignedString(m.s.assertionKey)
-}
-
 // loadPrivateKey reads a PEM private key (PKCS#8, PKCS#1 or SEC 1) and picks the signing algorithm for it.
 func loadPrivateKey(path string) (any, string, error) {
 	b, err := os.ReadFile(path)
@@ -193,23 +112,4 @@ func loadPrivateKey(path string) (any, string, error) {
 		return k, "EdDSA", nil
 	}
 	return nil, "", fmt.Errorf("%q: unsupported key type %T", path, key)
-}
-
-// revoke asks the provider to revoke a token (RFC 7009); failures are only logged.
-func (m *Middleware) revoke(ctx context.Context, endpoint, token, hint string) error {
-	form := url.Values{"token": {token}, "token_type_hint": {hint}}
-	req, err := m.authRequest(ctx, endpoint, form)
-	if err != nil {
-		return err
-	}
-	resp, err := m.s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseSize))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("revocation endpoint: status %d", resp.StatusCode)
-	}
-	return nil
 }

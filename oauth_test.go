@@ -180,7 +180,7 @@ func TestClientAssertionJTIIsUnique(t *testing.T) {
 	m, _ := newMW(t, f, cfg)
 	seen := map[string]bool{}
 	for i := 0; i < 5; i++ {
-		a, err := m.clientAssertion("https://idp.example/token")
+		a, err := m.tc.clientAssertion("https://idp.example/token")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestTokenRequestOverHTTP(t *testing.T) {
 			})
 			m, _ := newMW(t, f, f.config())
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"r1"}}
-			tr, err := m.tokenRequest(context.Background(), f.url("/token"), form)
+			tr, err := m.tc.tokenRequest(context.Background(), f.url("/token"), form)
 			if (err != nil) != tc.wantErr || errors.Is(err, errInvalidGrant) != tc.invalid || errors.Is(err, errProviderUnavailable) != tc.unavail {
 				t.Fatalf("err = %v", err)
 			}
@@ -293,7 +293,7 @@ func TestTokenRequestOverHTTP(t *testing.T) {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, err := m.tokenRequest(ctx, u, url.Values{}); !errors.Is(err, errProviderUnavailable) {
+		if _, err := m.tc.tokenRequest(ctx, u, url.Values{}); !errors.Is(err, errProviderUnavailable) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -302,7 +302,7 @@ func TestTokenRequestOverHTTP(t *testing.T) {
 func TestRevoke(t *testing.T) {
 	f := newFakeIdP(t)
 	m, _ := newMW(t, f, f.config())
-	if err := m.revoke(context.Background(), f.url("/revoke"), "rt-1", "refresh_token"); err != nil {
+	if err := m.tc.revoke(context.Background(), f.url("/revoke"), "rt-1", "refresh_token"); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
@@ -315,7 +315,7 @@ func TestRevoke(t *testing.T) {
 		!rec.BasicOK || rec.BasicUser != testClientID || rec.BasicPass != testClientSecret {
 		t.Errorf("revocation request %+v", rec)
 	}
-	if err := m.revoke(context.Background(), f.url("/nope"), "rt-1", "refresh_token"); err == nil {
+	if err := m.tc.revoke(context.Background(), f.url("/nope"), "rt-1", "refresh_token"); err == nil {
 		t.Error("revocation answered 404 reported as success")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -167,12 +166,7 @@ func (m *Middleware) settleRefresh(key string, e, pending *entry, f *refreshFlig
 }
 
 func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, error) {
-	md, err := m.p.metadata(ctx)
-	if err != nil {
-		return nil, err
-	}
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {e.data.RefreshToken}}
-	tr, err := m.tokenRequest(ctx, md.TokenEndpoint, form)
+	tr, err := m.tc.refreshTokens(ctx, e.data.RefreshToken)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 )
@@ -28,31 +27,7 @@ func (m *Middleware) userinfoClaims(ctx context.Context, accessToken, sub string
 		m.logf(levelDebug, "claims missing and the provider publishes no userinfo_endpoint")
 		return nil, nil
 	}
-	return m.fetchUserinfo(ctx, md.UserinfoEndpoint, accessToken, sub)
-}
-
-// fetchUserinfo GETs endpoint with the access token as a Bearer credential and returns the claims, checking that
-// they are about the ID token's subject (OIDC Core 5.3.4: otherwise they must not be used).
-func (m *Middleware) fetchUserinfo(ctx context.Context, endpoint, accessToken, sub string) (map[string]any, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
-	if err != nil {
-		return nil, fmt.Errorf("userinfo endpoint: %v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	resp, err := m.s.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo endpoint: %v", errProviderUnavailable, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo endpoint: reading response: %v", errProviderUnavailable, err)
-	}
-	if len(body) > maxResponseSize {
-		return nil, fmt.Errorf("userinfo endpoint: response larger than %d bytes", maxResponseSize)
-	}
-	return parseUserinfo(resp.StatusCode, resp.Header.Get("Content-Type"), body, sub)
+	return m.tc.userinfo(ctx, md.UserinfoEndpoint, accessToken, sub)
 }
 
 // parseUserinfo checks a userinfo answer. A 5xx is an outage (503 to the user, retried); a signed or encrypted
