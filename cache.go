@@ -125,16 +125,6 @@ func cacheKey(v string) string {
 	return string(sum[:])
 }
 
-// sessionKey is the session cache's key for a session cookie value: the pair "<cookieName>=<value>" as a browser
-// sends it, so that sessionHit looks a Cookie header line up as it is, or the value's SHA-256 when it is longer than
-// maxRawKey (a chunked session always is).
-func (m *Middleware) sessionKey(raw string) string {
-	if len(raw) <= maxRawKey {
-		return m.own.nameEq + raw
-	}
-	return cacheKey(raw)
-}
-
 func (c *entryCache) get(key string) *entry {
 	c.mu.RLock()
 	e := c.m[key]

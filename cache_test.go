@@ -195,8 +195,8 @@ func TestSessionKeyIsTheCookiePair(t *testing.T) {
 	b.get("/") // caches the session
 	c := b.cookie(m.s.cookieName)
 	pair := m.s.cookieName + "=" + c.Value
-	if m.sessionKey(c.Value) != pair || m.sessions.get(pair) == nil {
-		t.Fatalf("session cached under %d bytes, want the %d-byte pair %s=…", len(m.sessionKey(c.Value)), len(pair), m.s.cookieName)
+	if m.sm.sessionKey(c.Value) != pair || m.sessions.get(pair) == nil {
+		t.Fatalf("session cached under %d bytes, want the %d-byte pair %s=…", len(m.sm.sessionKey(c.Value)), len(pair), m.s.cookieName)
 	}
 	for _, k := range []string{c.Value, pair + ";", pair + "; a=1", " " + pair} {
 		if m.sessions.get(k) != nil {
@@ -204,7 +204,7 @@ func TestSessionKeyIsTheCookiePair(t *testing.T) {
 		}
 	}
 	long := strings.Repeat("v", maxRawKey+1)
-	if k := m.sessionKey(long); len(k) != 32 || k != cacheKey(long) {
+	if k := m.sm.sessionKey(long); len(k) != 32 || k != cacheKey(long) {
 		t.Errorf("key of a %d-byte session is %d bytes, want its 32-byte digest", len(long), len(k))
 	}
 }

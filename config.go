@@ -185,7 +185,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveSilent, deriveIntrospection,
+		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -432,6 +432,24 @@ func orDefault(v, def string) string {
 }
 
 var cookieNameRe = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+\-.^_|~]+$`)
+
+// defaultLoginPath is loginPath's default: the login entry for single-page apps (loginentry.go).
+const defaultLoginPath = "/oauth2/login"
+
+// deriveLoginEntry derives loginPath and allowPreflight (loginentry.go), and the paths the plugin answers itself.
+func deriveLoginEntry(c *Config, s *settings) error {
+	s.loginPath = orDefault(c.LoginPath, defaultLoginPath)
+	if err := validPath("loginPath", s.loginPath); err != nil {
+		return err
+	}
+	if s.loginPath == s.callbackPath || s.loginPath == s.logoutPath {
+		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.loginPath)
+	}
+	s.allowPreflight = c.AllowPreflight
+	s.screen = s.allowPreflight || s.excluded.any // deriveExcluded ran before
+	s.ownPaths = map[string]bool{s.callbackPath: true, s.logoutPath: true, s.loginPath: true}
+	return nil
+}
 
 func deriveCookie(c *Config, s *settings) error {
 	s.cookieName = orDefault(c.CookieName, defaultCookieName)
@@ -739,6 +757,7 @@ func deriveExcluded(c *Config, s *settings) error {
 
 func deriveMisc(c *Config, s *settings) error {
 	s.requireAZP = c.RequireAZP
+	s.silentReauth = c.SilentReauth // silent.go
 	switch strings.ToLower(c.Unauthenticated) {
 	case "", "auto":
 		s.unauthMode = modeAuto

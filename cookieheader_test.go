@@ -108,7 +108,7 @@ func TestSessionHitCookieHeader(t *testing.T) {
 	b.login("/")
 	var chunks []string
 	for i := 0; i < maxSessionChunks; i++ {
-		if c := b.cookie(m.chunkName(i)); c != nil {
+		if c := b.cookie(m.sm.chunkName(i)); c != nil {
 			chunks = append(chunks, c.Name+"="+c.Value)
 		}
 	}

@@ -7,33 +7,31 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 )
 
 // Middleware is the http.Handler Traefik calls. Everything in it is derived in New and never changes, except the
 // caches, which have their own locks.
 type Middleware struct {
-	next     http.Handler
-	name     string
-	s        *settings
-	p        *provider
-	tc       *tokenClient // every call to the provider with the client's credentials or a user's token
+	next http.Handler
+	name string
+	log  *logger
+	s    *settings
+	p    *provider
+	tc   *tokenClient    // every call to the provider with the client's credentials or a user's token
+	sm   *sessionManager // the session's life: cookies, chains, refresh flights, logout (sessionmanager.go)
+	// sessions is sm.cache: the hot path (sessionHit, sessionParsed) reads it without a selector more.
 	sessions *entryCache
 	bearers  *entryCache
-	states   *usedStates
 	now      func() time.Time
 	// since is the same clock as now for the fast paths: since(unixEpoch) is one call into compiled code where
 	// now().Unix() is two (half the allocations under Yaegi, BenchmarkYaegiOps Now vs SinceField).
 	since func(time.Time) time.Duration
 	own   *ownCookies // the plugin's cookie names, for the Cookie header upstream
-	// chunkNames[i] is the name of session chunk i (chunkNames[0] the session cookie itself), computed once: the
-	// hot path reads chunked sessions without building names.
+	// chunkNames is sm.chunkNames, for the hot path: it reads chunked sessions without building names.
 	chunkNames []string
 	dsTokens   *entryCache // verified Descope session JWTs (descopeSessionCookie), nil when off: descopecookie.go
 	inactive   *entryCache // opaque bearer tokens introspection refused, nil when off: introspect.go
-	hintNames  []string    // the logout cookie and its chunks (hint.go)
 	// The token verifiers, each with its own policy (idtoken.go, accesstoken.go). Their clock is m.now.
 	idTokens     *idTokenVerifier
 	bearerTokens *accessTokenVerifier
@@ -48,25 +46,22 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		return nil, fmt.Errorf("descopeoidc %s: invalid configuration: %w", name, err)
 	}
 	m := &Middleware{
-		next:     next,
-		name:     name,
-		s:        s,
-		p:        getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
-		sessions: newEntryCache(maxCachedSessions),
-		bearers:  newEntryCache(maxCachedBearers),
-		states:   newUsedStates(),
-		now:      time.Now,
-		since:    time.Since,
+		next:    next,
+		name:    name,
+		s:       s,
+		p:       getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
+		log:     &logger{name: name, level: s.logLevel},
+		bearers: newEntryCache(maxCachedBearers),
+		now:     time.Now,
+		since:   time.Since,
 	}
-	m.hintNames = hintCookieNames(s.cookieName)
-	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.hintNames[0])
+	m.sm = newSessionManager(s, m.log)
+	m.sessions, m.chunkNames = m.sm.cache, m.sm.chunkNames
+	m.sm.now = func() time.Time { return m.now() }
+	m.sm.renew = m.doRefresh
+	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.sm.hintNames[0])
 	m.buildVerifiers()
 	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })
-	m.chunkNames = make([]string, maxSessionChunks)
-	m.chunkNames[0] = s.cookieName
-	for i := 1; i < maxSessionChunks; i++ {
-		m.chunkNames[i] = s.cookieName + "_" + strconv.Itoa(i)
-	}
 	setupDescopeCookie(m)
 	if s.introspect.on {
 		m.inactive = newEntryCache(maxInactiveCached) // refused opaque tokens, briefly: introspect.go
@@ -190,29 +185,4 @@ func forward(m *Middleware, w http.ResponseWriter, r *http.Request, e *entry, be
 		stripCookies(m, r)
 	}
 	m.next.ServeHTTP(w, r)
-}
-
-// Logging: errors and warnings go to stderr (Traefik logs them at error level), info and debug to stdout (Traefik's
-// debug level). Never log tokens, codes, secrets or cookie values.
-const (
-	levelError = iota
-	levelWarn
-	levelInfo
-	levelDebug
-)
-
-var logLevels = map[string]int{"error": levelError, "warn": levelWarn, "info": levelInfo, "debug": levelDebug}
-
-var levelNames = []string{"error", "warn", "info", "debug"}
-
-func (m *Middleware) logf(level int, format string, args ...any) {
-	if level > m.s.logLevel {
-		return
-	}
-	out := os.Stdout
-	if level <= levelWarn {
-		out = os.Stderr
-	}
-	msg := logEscaper.Replace(fmt.Sprintf(format, args...)) // one message, one line: see logescape.go
-	fmt.Fprintf(out, "descopeoidc[%s] level=%s %s\n", m.name, levelNames[level], msg)
 }

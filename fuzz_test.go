@@ -251,7 +251,7 @@ func fzTokenSeeds(tb testing.TB) [][]any {
 func fzSessionCookieSeeds(tb testing.TB, m *Middleware) [][]any {
 	now := time.Now().Unix()
 	seal := func(claims map[string]any) string {
-		v, err := m.sealSession(&sessionData{Claims: claims, IDToken: "h.p.s", AccessToken: "at", Expiry: fzFarExp, Created: now, Seen: now, ID: "chain"})
+		v, err := m.sm.sealSession(&sessionData{Claims: claims, IDToken: "h.p.s", AccessToken: "at", Expiry: fzFarExp, Created: now, Seen: now, ID: "chain"})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func fzSessionCookieSeeds(tb testing.TB, m *Middleware) [][]any {
 	small := seal(map[string]any{"sub": "user-1", "email": "user-1@example.com"})
 	big := seal(map[string]any{"sub": "user-2", "email": strings.Repeat("e", 9000)})
 	rec := httptest.NewRecorder()
-	if err := m.writeSessionCookie(rec, httptest.NewRequest(http.MethodGet, "/", nil), big); err != nil {
+	if err := m.sm.writeSessionCookie(rec, httptest.NewRequest(http.MethodGet, "/", nil), big); err != nil {
 		tb.Fatal(err)
 	}
 	var parts []string
@@ -283,12 +283,12 @@ func fzSessionCookieSeeds(tb testing.TB, m *Middleware) [][]any {
 func fzStateSeeds(tb testing.TB, m *Middleware) [][]any {
 	state := "stateABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 	rec := httptest.NewRecorder()
-	if err := m.writeStateCookie(rec, &stateData{State: state, Nonce: fzNonce, Verifier: "verifier", Target: "/app", Expiry: fzFarExp}); err != nil {
+	if err := m.sm.writeStateCookie(rec, &stateData{State: state, Nonce: fzNonce, Verifier: "verifier", Target: "/app", Expiry: fzFarExp}); err != nil {
 		tb.Fatal(err)
 	}
 	value := rec.Result().Cookies()[0].Value
 	expired := httptest.NewRecorder()
-	_ = m.writeStateCookie(expired, &stateData{State: state + "x", Expiry: fzPastIat})
+	_ = m.sm.writeStateCookie(expired, &stateData{State: state + "x", Expiry: fzPastIat})
 	return [][]any{
 		{state, value},
 		{state + "x", expired.Result().Cookies()[0].Value},
@@ -406,8 +406,8 @@ func FuzzSessionCookie(f *testing.F) {
 		r.Header.Set("Cookie", header)
 		r.Header.Set("Accept", "application/json")
 		opened := false
-		if raw, err := m.readSessionCookie(r); err == nil {
-			if d, err := m.openSession(raw); err == nil {
+		if raw, err := m.sm.readSessionCookie(r); err == nil {
+			if d, err := m.sm.openSession(raw); err == nil {
 				if d.Created == 0 || d.Expiry == 0 {
 					t.Fatalf("opened a session without times: %+v", d)
 				}
@@ -433,12 +433,12 @@ func FuzzSessionChunks(f *testing.F) {
 		if !utf8.ValidString(value) {
 			return // JSON would replace invalid bytes; nothing to compare
 		}
-		sealed, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u", "v": value}, Expiry: 2, Created: 1, ID: "chain"})
+		sealed, err := m.sm.sealSession(&sessionData{Claims: map[string]any{"sub": "u", "v": value}, Expiry: 2, Created: 1, ID: "chain"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec := httptest.NewRecorder()
-		err = m.writeSessionCookie(rec, httptest.NewRequest(http.MethodGet, "/", nil), sealed)
+		err = m.sm.writeSessionCookie(rec, httptest.NewRequest(http.MethodGet, "/", nil), sealed)
 		if tooBig := len(sealed) > maxSessionChunks*maxCookieChunk; tooBig != (err != nil) {
 			t.Fatalf("%d bytes sealed: write error %v", len(sealed), err)
 		}
@@ -452,11 +452,11 @@ func FuzzSessionChunks(f *testing.F) {
 			}
 			r.AddCookie(c)
 		}
-		raw, err := m.readSessionCookie(r)
+		raw, err := m.sm.readSessionCookie(r)
 		if err != nil || raw != sealed {
 			t.Fatalf("read back: err %v, equal %v", err, raw == sealed)
 		}
-		d, err := m.openSession(raw)
+		d, err := m.sm.openSession(raw)
 		if err != nil || d.Claims["v"] != value {
 			t.Fatalf("open: %v", err)
 		}
@@ -470,8 +470,8 @@ func FuzzStateCookie(f *testing.F) {
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, state, value string) {
 		r := httptest.NewRequest(http.MethodGet, "https://app.example/oauth2/callback?"+url.Values{"state": {state}, "code": {"c"}}.Encode(), nil)
-		r.Header.Set("Cookie", m.stateCookieName(state)+"="+value)
-		if d, err := m.readStateCookie(r, state, now); err == nil && (d.State != state || now.Unix() > d.Expiry) {
+		r.Header.Set("Cookie", m.sm.stateCookieName(state)+"="+value)
+		if d, err := m.sm.readStateCookie(r, state, now); err == nil && (d.State != state || now.Unix() > d.Expiry) {
 			t.Fatalf("accepted login cookie for state %q: %+v", d.State, d)
 		}
 		rec := httptest.NewRecorder()
@@ -742,8 +742,8 @@ func TestFuzzHarnessAcceptsValidInputs(t *testing.T) {
 	}
 	st := fzStateSeeds(t, m)[0]
 	r = httptest.NewRequest(http.MethodGet, "https://app.example/oauth2/callback", nil)
-	r.Header.Set("Cookie", m.stateCookieName(st[0].(string))+"="+st[1].(string))
-	if _, err := m.readStateCookie(r, st[0].(string), time.Now()); err != nil {
+	r.Header.Set("Cookie", m.sm.stateCookieName(st[0].(string))+"="+st[1].(string))
+	if _, err := m.sm.readStateCookie(r, st[0].(string), time.Now()); err != nil {
 		t.Fatalf("state seed: %v", err)
 	}
 	if _, err := parseJWKS(fzJWKSSeeds(t)[0][0].([]byte)); err != nil {

@@ -83,17 +83,17 @@ func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines 
 
 // serveSession authenticates a browser request by its session cookie (cookies: the request's, parsed).
 func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookies []*http.Cookie) {
-	raw, err := sessionValue(m, cookies)
+	raw, err := m.sm.sessionValue(cookies)
 	if err != nil {
 		if err != errNoCookie {
 			m.logf(levelInfo, "session cookie unusable: %v", err)
-			m.clearSessionCookie(w, r)
+			m.sm.clearSessionCookie(w, r)
 		}
 		m.unauthenticated(w, r)
 		return
 	}
 	now := m.now().Unix()
-	key := m.sessionKey(raw)
+	key := m.sm.sessionKey(raw)
 	e := m.sessions.get(key)
 	if e == nil {
 		if e = m.admitSession(w, r, key, raw, now); e == nil {
@@ -114,7 +114,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 	if now >= e.endAt {
 		m.logf(levelInfo, "session ended (max age, idle timeout or token expiry)")
 		m.sessions.remove(key)
-		m.clearSessionCookie(w, r)
+		m.sm.clearSessionCookie(w, r)
 		m.unauthenticated(w, r)
 		return
 	}
@@ -134,7 +134,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 // admitSession decrypts a session cookie not in the cache and caches it, or answers the request (nil) when the
 // cookie is bad or its chain refuses it (logged out, or replaced by a refresh more than refreshGrace ago).
 func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, raw string, now int64) *entry {
-	d, err := m.openSession(raw)
+	d, err := m.sm.openSession(raw)
 	if err != nil {
 		m.logf(levelInfo, "session cookie rejected: %v", err)
 		m.refuseSession(w, r)
@@ -150,7 +150,7 @@ func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, r
 }
 
 func (m *Middleware) refuseSession(w http.ResponseWriter, r *http.Request) {
-	m.clearSessionCookie(w, r)
+	m.sm.clearSessionCookie(w, r)
 	m.unauthenticated(w, r)
 }
 
@@ -170,18 +170,13 @@ func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry,
 			m.sessions.replaceIf(rep.key, nil, e)
 		}
 	}
-	if rep == nil || !m.sessions.handOut(e.data, m.chainUntil(e.data), now) {
+	if rep == nil || !m.sessions.handOut(e.data, m.sm.chainUntil(e.data), now) {
 		m.logf(levelInfo, "session cookie refused: logged out")
 		m.refuseSession(w, r)
 		return nil, ""
 	}
 	m.writeReplacement(w, r, rep)
 	return e, rep.key
-}
-
-// chainUntil is when every cookie of d's chain is past sessionMaxAge.
-func (m *Middleware) chainUntil(d *sessionData) int64 {
-	return d.Created + int64(m.s.maxAge/time.Second)
 }
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
@@ -193,7 +188,7 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 	if err := m.s.authz.check(d.Claims); err != nil {
 		e.denied = err.Error()
 	}
-	e.endAt = m.chainUntil(d)
+	e.endAt = m.sm.chainUntil(d)
 	if m.s.idleTimeout > 0 {
 		idle := int64(m.s.idleTimeout / time.Second)
 		if end := d.Seen + idle; end < e.endAt {
@@ -240,19 +235,19 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 	}
 	d := *e.data
 	d.Seen = now
-	cookie, err := m.sealSession(&d)
+	cookie, err := m.sm.sealSession(&d)
 	if err != nil {
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 		return
 	}
-	rep := &replacement{key: m.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
+	rep := &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
 	old := *e
 	old.next = rep
 	if !m.sessions.replaceIf(key, e, &old) {
 		return // a concurrent request re-issued or refreshed it first: its cookie reaches the browser next time
 	}
 	m.sessions.replaceIf(rep.key, nil, rep.e)
-	if err := m.writeSessionCookie(w, r, cookie); err != nil {
+	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 	}
 }

@@ -97,7 +97,7 @@ func TestChunkedSessionEndToEnd(t *testing.T) {
 	m, up := newMW(t, f, cfg)
 	b := newBrowser(t, m)
 	b.login("/")
-	if b.cookie(m.chunkName(1)) == nil || b.cookie(m.chunkName(2)) == nil {
+	if b.cookie(m.sm.chunkName(1)) == nil || b.cookie(m.sm.chunkName(2)) == nil {
 		t.Fatal("large session not chunked")
 	}
 	r := b.request(http.MethodGet, "/")
@@ -113,7 +113,7 @@ func TestChunkedSessionEndToEnd(t *testing.T) {
 	r = httptest.NewRequest(http.MethodGet, appOrigin+"/", nil)
 	r.Header.Set("Accept", "text/html")
 	for _, c := range b.jar.Cookies(r.URL) {
-		if c.Name != m.chunkName(1) {
+		if c.Name != m.sm.chunkName(1) {
 			r.AddCookie(c)
 		}
 	}
@@ -123,10 +123,10 @@ func TestChunkedSessionEndToEnd(t *testing.T) {
 		t.Errorf("missing chunk: status %d", rec.Code)
 	}
 	set := setCookies(rec)
-	if c := set[m.chunkName(0)]; c == nil || c.MaxAge >= 0 {
+	if c := set[m.sm.chunkName(0)]; c == nil || c.MaxAge >= 0 {
 		t.Error("main cookie not cleared")
 	}
-	if c := set[m.chunkName(2)]; c == nil || c.MaxAge >= 0 {
+	if c := set[m.sm.chunkName(2)]; c == nil || c.MaxAge >= 0 {
 		t.Error("chunk 2 not cleared")
 	}
 }
@@ -148,11 +148,11 @@ func loggedIn(t *testing.T, mutate func(c *Config)) (*fakeIdP, *Middleware, *ups
 
 func (b *browser) session() *sessionData {
 	b.t.Helper()
-	raw, err := b.m.readSessionCookie(b.request(http.MethodGet, "/"))
+	raw, err := b.m.sm.readSessionCookie(b.request(http.MethodGet, "/"))
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	d, err := b.m.openSession(raw)
+	d, err := b.m.sm.openSession(raw)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func hintCookieNames(cookieName string) []string {
 }
 
 // sealHint seals the logout cookie value for the chain id; "" when there is no ID token.
-func (m *Middleware) sealHint(id, idToken string) (string, error) {
+func (sm *sessionManager) sealHint(id, idToken string) (string, error) {
 	if idToken == "" {
 		return "", nil
 	}
@@ -44,28 +44,28 @@ func (m *Middleware) sealHint(id, idToken string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return seal(m.s.sessionAEADs[0], m.s.hintAAD, b)
+	return seal(sm.s.sessionAEADs[0], sm.s.hintAAD, b)
 }
 
 // writeHint sets the logout cookie (nothing when value is ""). A failure is logged only: logout still works,
 // without id_token_hint.
-func (m *Middleware) writeHint(w http.ResponseWriter, r *http.Request, value string) {
+func (sm *sessionManager) writeHint(w http.ResponseWriter, r *http.Request, value string) {
 	if value == "" {
 		return
 	}
-	if err := m.writeChunked(w, r, m.hintNames, m.s.logoutPath, value); err != nil {
-		m.logf(levelInfo, "ID token too large for the logout cookie; logout will not send id_token_hint")
+	if err := sm.writeChunked(w, r, sm.hintNames, sm.s.logoutPath, value); err != nil {
+		sm.log.logf(levelInfo, "ID token too large for the logout cookie; logout will not send id_token_hint")
 	}
 }
 
 // hintFor returns the ID token of the logout cookie when it belongs to d's chain, else the one d still holds (a
 // session sealed before the logout cookie existed), else "".
-func (m *Middleware) hintFor(r *http.Request, d *sessionData) string {
+func (sm *sessionManager) hintFor(r *http.Request, d *sessionData) string {
 	if d == nil {
 		return ""
 	}
-	if v, err := chunkedValue(r.Cookies(), m.hintNames); err == nil {
-		if pt, err := open(m.s.sessionAEADs, m.s.hintAAD, v); err == nil {
+	if v, err := chunkedValue(r.Cookies(), sm.hintNames); err == nil {
+		if pt, err := open(sm.s.sessionAEADs, sm.s.hintAAD, v); err == nil {
 			h := &hintData{}
 			if json.Unmarshal(pt, h) == nil && h.ID == d.ID && h.IDToken != "" {
 				return h.IDToken
@@ -76,10 +76,10 @@ func (m *Middleware) hintFor(r *http.Request, d *sessionData) string {
 }
 
 // clearHint deletes the logout cookie and every chunk of it the browser sent (it sends them only to logoutPath).
-func (m *Middleware) clearHint(w http.ResponseWriter, r *http.Request) {
-	if _, err := r.Cookie(m.hintNames[0]); err != nil {
+func (sm *sessionManager) clearHint(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(sm.hintNames[0]); err != nil {
 		return
 	}
-	http.SetCookie(w, m.newCookie(m.hintNames[0], "", m.s.logoutPath, -1))
-	m.expireChunked(w, r, m.hintNames, m.s.logoutPath, 1)
+	http.SetCookie(w, sm.newCookie(sm.hintNames[0], "", sm.s.logoutPath, -1))
+	sm.expireChunked(w, r, sm.hintNames, sm.s.logoutPath, 1)
 }

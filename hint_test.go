@@ -15,7 +15,7 @@ func hintCookies(b *browser) []*http.Cookie {
 	u, _ := url.Parse(appOrigin + b.m.s.logoutPath)
 	var out []*http.Cookie
 	for _, c := range b.jar.Cookies(u) {
-		if strings.HasPrefix(c.Name, b.m.hintNames[0]) {
+		if strings.HasPrefix(c.Name, b.m.sm.hintNames[0]) {
 			out = append(out, c)
 		}
 	}
@@ -25,7 +25,7 @@ func hintCookies(b *browser) []*http.Cookie {
 // hintToken opens the browser's logout cookie and returns its ID token (failing when there is none).
 func hintToken(t *testing.T, m *Middleware, b *browser) string {
 	t.Helper()
-	v, err := chunkedValue(hintCookies(b), m.hintNames)
+	v, err := chunkedValue(hintCookies(b), m.sm.hintNames)
 	if err != nil {
 		t.Fatalf("logout cookie: %v", err)
 	}
@@ -87,7 +87,7 @@ func TestLogoutCookieSetAttributes(t *testing.T) {
 	m, _ := newMW(t, f, f.config())
 	b := newBrowser(t, m)
 	set := setCookies(b.login("/"))
-	c, sc := set[m.hintNames[0]], set[m.s.cookieName]
+	c, sc := set[m.sm.hintNames[0]], set[m.s.cookieName]
 	if c == nil || sc == nil {
 		t.Fatalf("callback set %v, want the session and the logout cookie", set)
 	}
@@ -179,7 +179,7 @@ func TestRefreshRenewsTheLogoutCookie(t *testing.T) {
 	b.get("/a") // starts the refresh
 	settleRefreshes(t, m)
 	rec := b.get("/b")
-	if set := setCookies(rec); set[m.s.cookieName] == nil || set[m.hintNames[0]] == nil {
+	if set := setCookies(rec); set[m.s.cookieName] == nil || set[m.sm.hintNames[0]] == nil {
 		t.Fatalf("after the refresh: cookies %v, want the session and the logout cookie", set)
 	}
 	if nw := hintToken(t, m, b); nw == old {
@@ -206,15 +206,15 @@ func TestLogoutCookieSecretRotation(t *testing.T) {
 		c.SessionSecret, c.PreviousSessionSecrets = strings.Repeat("n", 40), []string{oldSecret}
 	})
 	other := sessionMW(t, func(c *Config) { c.SessionSecret, c.ClientID = oldSecret, "another-client" })
-	v, err := before.sealHint("chain", "a.id.token")
+	v, err := before.sm.sealHint("chain", "a.id.token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := withCookies(after.s.logoutPath, &http.Cookie{Name: after.hintNames[0], Value: v})
-	if got := after.hintFor(r, &sessionData{ID: "chain"}); got != "a.id.token" {
+	r := withCookies(after.s.logoutPath, &http.Cookie{Name: after.sm.hintNames[0], Value: v})
+	if got := after.sm.hintFor(r, &sessionData{ID: "chain"}); got != "a.id.token" {
 		t.Errorf("after the rotation: hint %q, want the ID token", got)
 	}
-	if got := other.hintFor(r, &sessionData{ID: "chain"}); got != "" {
+	if got := other.sm.hintFor(r, &sessionData{ID: "chain"}); got != "" {
 		t.Errorf("another client's middleware: hint %q, want none", got)
 	}
 }

@@ -50,7 +50,7 @@ func (m *Middleware) startLoginWith(w http.ResponseWriter, r *http.Request, targ
 		extra.Set("prompt", prompt)
 	}
 	sd.Silent = prompt == "none" // silentReauth: silent.go
-	if err := m.writeStateCookie(w, sd); err != nil {
+	if err := m.sm.writeStateCookie(w, sd); err != nil {
 		m.logf(levelError, "writing login cookie: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
@@ -103,25 +103,6 @@ func (m *Middleware) redirectURI(r *http.Request) string {
 	return origin(r) + m.s.callbackPath
 }
 
-// safeRedirectPath accepts only a path (with query) on this host: never //host, /\host, a scheme or control
-// characters, in raw or percent-decoded form.
-func safeRedirectPath(p string) (string, bool) {
-	if p == "" || p[0] != '/' || len(p) > 4096 {
-		return "", false
-	}
-	if strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t\x00") {
-		return "", false
-	}
-	if dec, err := url.PathUnescape(p); err != nil || strings.HasPrefix(dec, "//") || strings.ContainsAny(dec, "\\\r\n\t\x00") {
-		return "", false
-	}
-	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "", false
-	}
-	return p, true
-}
-
 // handleCallback finishes a login: state check first, then the code exchange, ID token verification and the session.
 func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
@@ -129,7 +110,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	if err := m.checkCallbackIssuer(r.Context(), q); err != nil {
 		if state != "" {
-			m.clearStateCookie(w, state)
+			m.sm.clearStateCookie(w, state)
 		}
 		m.loginFailed(w, http.StatusBadRequest, err)
 		return
@@ -140,7 +121,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		}
 		m.logf(levelWarn, "provider returned error %q on login", truncate(e, 64))
 		if state != "" {
-			m.clearStateCookie(w, state)
+			m.sm.clearStateCookie(w, state)
 		}
 		writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
 			"The identity provider did not sign you in. You can try again.", "/", "Try again")
@@ -151,13 +132,13 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := m.now()
-	sd, err := m.readStateCookie(r, state, now)
+	sd, err := m.sm.readStateCookie(r, state, now)
 	if err != nil {
 		m.loginFailed(w, http.StatusBadRequest, err)
 		return
 	}
-	m.clearStateCookie(w, state)
-	if !m.states.use(state, sd.Expiry, now.Unix()) {
+	m.sm.clearStateCookie(w, state)
+	if !m.sm.states.use(state, sd.Expiry, now.Unix()) {
 		m.loginFailed(w, http.StatusBadRequest, errors.New("replayed callback: state already used"))
 		return
 	}
@@ -166,12 +147,12 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		m.exchangeFailed(w, err)
 		return
 	}
-	if err := m.writeSessionCookie(w, r, cookie); err != nil {
+	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
 		m.logf(levelError, "login: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
-	m.writeHint(w, r, hint)
+	m.sm.writeHint(w, r, hint)
 	if sd.StepUp && m.finishStepUp(w, r, sd, cookie) { // stepup.go
 		return
 	}
@@ -217,11 +198,11 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 		Claims: kept, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
 		Expiry: tokenExpiry(tr, claims, now), Issued: now.Unix(), Created: now.Unix(), Seen: now.Unix(), ID: id,
 	}
-	hint, err := m.sealHint(id, tr.IDToken)
+	hint, err := m.sm.sealHint(id, tr.IDToken)
 	if err != nil {
 		return "", "", err
 	}
-	cookie, err := m.sealSession(d)
+	cookie, err := m.sm.sealSession(d)
 	return cookie, hint, err
 }
 
@@ -261,16 +242,10 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	var d *sessionData
-	if raw, err := m.readSessionCookie(r); err == nil {
-		m.sessions.remove(m.sessionKey(raw))
-		if d, _ = m.openSession(raw); d != nil {
-			m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix()) // every cookie of this login, older ones included
-		}
-	}
-	m.clearSessionCookie(w, r)
+	d := m.sm.endSession(r)
+	m.sm.clearSessionCookie(w, r)
 	target := m.logoutTarget(r, d)
-	m.clearHint(w, r)
+	m.sm.clearHint(w, r)
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
@@ -313,7 +288,7 @@ func (m *Middleware) logoutTarget(r *http.Request, d *sessionData) string {
 		return after
 	}
 	q := u.Query()
-	if hint := m.hintFor(r, d); hint != "" { // the logout cookie's ID token: hint.go
+	if hint := m.sm.hintFor(r, d); hint != "" { // the logout cookie's ID token: hint.go
 		q.Set("id_token_hint", hint)
 	}
 	q.Set("client_id", m.s.clientID)

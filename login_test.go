@@ -59,13 +59,13 @@ func TestLoginRedirectsToAuthorize(t *testing.T) {
 		t.Fatalf("%d cookies set", len(cookies))
 	}
 	c := cookies[0]
-	if c.Name != m.stateCookieName(state) || c.Path != "/oauth2/callback" || !c.HttpOnly || !c.Secure ||
+	if c.Name != m.sm.stateCookieName(state) || c.Path != "/oauth2/callback" || !c.HttpOnly || !c.Secure ||
 		c.SameSite != http.SameSiteLaxMode || c.MaxAge != int(stateTTL/time.Second) {
 		t.Errorf("state cookie %+v", c)
 	}
 	cr := httptest.NewRequest(http.MethodGet, "/oauth2/callback", nil)
 	cr.AddCookie(c)
-	sd, err := m.readStateCookie(cr, state, f.clock.Now())
+	sd, err := m.sm.readStateCookie(cr, state, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestLoginEndToEnd(t *testing.T) {
 			t.Errorf("login cookie %s not cleared after the callback", name)
 		}
 	}
-	d, err := m.openSession(sc.Value)
+	d, err := m.sm.openSession(sc.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,36 +237,6 @@ func TestLoginOpenRedirectTargets(t *testing.T) {
 	}
 	if up.count() != 0 {
 		t.Error("upstream called during logins")
-	}
-}
-
-func TestSafeRedirectPath(t *testing.T) {
-	cases := map[string]bool{
-		"/":                             true,
-		"/a/b?x=1&y=%2F":                true,
-		"/a%20b":                        true,
-		"":                              false,
-		"a/b":                           false,
-		"//evil.example":                false,
-		"///evil.example":               false,
-		"/\\evil.example":               false,
-		"/%2F%2Fevil.example":           false,
-		"/%2f/evil.example":             false,
-		"/%5Cevil.example":              false,
-		"/\t/evil.example":              false,
-		"/%09/evil.example":             false,
-		"/x\r\nSet-Cookie: a=b":         false,
-		"/x%0d%0aSet-Cookie:%20a=b":     false,
-		"https://evil.example":          false,
-		"javascript:alert(1)":           false,
-		"/%zz":                          false,
-		"/" + strings.Repeat("a", 5000): false,
-	}
-	for p, ok := range cases {
-		got, gotOK := safeRedirectPath(p)
-		if gotOK != ok || (ok && got != p) {
-			t.Errorf("safeRedirectPath(%q) = %q, %v; want ok=%v", p, got, gotOK, ok)
-		}
 	}
 }
 
@@ -390,7 +360,7 @@ func TestCallbackProviderErrorShowsPage(t *testing.T) {
 	if strings.Contains(body, "<script>") {
 		t.Error("provider-supplied text rendered unescaped")
 	}
-	if c := setCookies(rec)[m.stateCookieName(state)]; c == nil || c.MaxAge >= 0 {
+	if c := setCookies(rec)[m.sm.stateCookieName(state)]; c == nil || c.MaxAge >= 0 {
 		t.Error("login cookie not cleared")
 	}
 	if f.tokenHits.Load() != 0 || up.count() != 0 {
@@ -462,7 +432,7 @@ func logoutSetup(t *testing.T, mutate func(c *Config)) (*fakeIdP, *Middleware, *
 	m, _ := newMW(t, f, cfg)
 	b := newBrowser(t, m)
 	b.login("/")
-	if b.cookie(m.chunkName(1)) == nil {
+	if b.cookie(m.sm.chunkName(1)) == nil {
 		t.Fatal("test session is not chunked")
 	}
 	return f, m, b
@@ -474,8 +444,8 @@ func TestLogout(t *testing.T) {
 		idToken := hintToken(t, m, b)
 		var chunks []string
 		for i := 0; i < maxSessionChunks; i++ {
-			if b.cookie(m.chunkName(i)) != nil {
-				chunks = append(chunks, m.chunkName(i))
+			if b.cookie(m.sm.chunkName(i)) != nil {
+				chunks = append(chunks, m.sm.chunkName(i))
 			}
 		}
 		r := b.request(http.MethodPost, "/oauth2/logout")
@@ -549,8 +519,8 @@ func TestLogout(t *testing.T) {
 	})
 	t.Run("revokeOnLogout", func(t *testing.T) {
 		f, m, b := logoutSetup(t, func(c *Config) { c.RevokeOnLogout = true })
-		raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
-		d, _ := m.openSession(raw)
+		raw, _ := m.sm.readSessionCookie(b.request(http.MethodGet, "/"))
+		d, _ := m.sm.openSession(raw)
 		b.do(sameOriginPost(b, "/oauth2/logout"))
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -579,7 +549,7 @@ func TestLogout(t *testing.T) {
 		f.set(func(f *fakeIdP) { f.down = true })
 		m, _ := newMW(t, f, f.config())
 		now := f.clock.Now().Unix()
-		cookie, err := m.sealSession(&sessionData{Claims: map[string]any{"sub": "u"}, IDToken: "x", Expiry: now + 300, Created: now, ID: "chain"})
+		cookie, err := m.sm.sealSession(&sessionData{Claims: map[string]any{"sub": "u"}, IDToken: "x", Expiry: now + 300, Created: now, ID: "chain"})
 		if err != nil {
 			t.Fatal(err)
 		}

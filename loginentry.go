@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,22 +13,6 @@ import (
 // window.location, no request to a protected URL needed), the JSON body of a 401 tells API clients where that is
 // (login_url), and allowPreflight lets CORS preflights through unauthenticated (browsers never send credentials on
 // them, so they would otherwise always fail).
-
-const defaultLoginPath = "/oauth2/login"
-
-func deriveLoginEntry(c *Config, s *settings) error {
-	s.loginPath = orDefault(c.LoginPath, defaultLoginPath)
-	if err := validPath("loginPath", s.loginPath); err != nil {
-		return err
-	}
-	if s.loginPath == s.callbackPath || s.loginPath == s.logoutPath {
-		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.loginPath)
-	}
-	s.allowPreflight = c.AllowPreflight
-	s.screen = s.allowPreflight || s.excluded.any // deriveExcluded ran before
-	s.ownPaths = map[string]bool{s.callbackPath: true, s.logoutPath: true, s.loginPath: true}
-	return nil
-}
 
 // handleLoginEntry starts a login that returns to rd: a path (with query) on this site, or an absolute URL of this
 // origin, under the same rules as every other return URL (safeRedirectPath). Anything else returns to "/".

@@ -56,16 +56,13 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		m.unavailableSession(w, r, e.retryAt-now)
 		return nil
 	}
-	f, leader := m.sessions.joinRefresh(key, maxRefreshes)
+	f := m.sm.beginRefresh(key, e, now)
 	if f == nil {
 		if valid {
 			return e
 		}
 		m.unavailableSession(w, r, 1)
 		return nil
-	}
-	if leader {
-		go m.runRefresh(key, e, m.pendingRefresh(key, e, now), f)
 	}
 	if valid {
 		return e
@@ -76,7 +73,7 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 
 // refreshed answers a request whose tokens had expired with the outcome of the refresh it waited for.
 func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight) *entry {
-	if f.err == nil && m.sessions.handOut(f.rep.e.data, m.chainUntil(f.rep.e.data), m.now().Unix()) {
+	if f.err == nil && m.sessions.handOut(f.rep.e.data, m.sm.chainUntil(f.rep.e.data), m.now().Unix()) {
 		m.writeReplacement(w, r, f.rep)
 		return f.rep.e
 	}
@@ -86,83 +83,6 @@ func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refres
 	}
 	m.unavailableSession(w, r, refreshRetry)
 	return nil
-}
-
-// pendingRefresh puts the session back on the fast path while its refresh runs (until the refresh is bounded to end,
-// never past the tokens' expiry), without idle re-issues meanwhile: the refresh records the activity itself. It
-// returns the entry now cached for key, which settleRefresh replaces.
-func (m *Middleware) pendingRefresh(key string, e *entry, now int64) *entry {
-	p := *e
-	p.refreshAt = now + int64(httpTimeout/time.Second) + 1
-	if e.data.Expiry < p.refreshAt {
-		p.refreshAt = e.data.Expiry
-	}
-	p.seenAt = never
-	if !m.sessions.replaceIf(key, e, &p) {
-		return e
-	}
-	return &p
-}
-
-// runRefresh is the leader of a refresh of e (cached as pending meanwhile), in a goroutine of its own: it refreshes,
-// records the outcome and releases the requests waiting for it. A panic is contained (a goroutine's panic would stop
-// Traefik).
-func (m *Middleware) runRefresh(key string, e, pending *entry, f *refreshFlight) {
-	defer m.sessions.finishRefresh(key, f)
-	defer func() {
-		if p := recover(); p != nil {
-			// Two assignments, not a tuple: Yaegi v0.16.1 panics on a tuple assignment with an untyped nil on the right
-			// (reflect: New(nil)), see settleRefresh.
-			f.rep = nil
-			f.err = fmt.Errorf("token refresh panicked: %v", p)
-			m.logf(levelError, "%v", f.err)
-		}
-	}()
-	if cur := m.sessions.get(key); cur != nil && cur != pending && cur.next != nil {
-		// Another request finished refreshing this session after e was read: reuse its result rather than spend the
-		// refresh token again (the provider may have rotated it away).
-		f.rep = cur.next
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	rep, err := m.doRefresh(ctx, e)
-	cancel()
-	f.rep, f.err = rep, err
-	m.settleRefresh(key, e, pending, f, m.now().Unix())
-}
-
-// settleRefresh records a refresh's outcome in the cache, in place of pending: the old cookie points to the new
-// session, or, after a failure, the old session stops refreshing (its refresh token or new ID token was refused: it
-// lasts until its tokens expire) or retries after refreshRetry, never serving past the tokens' expiry on the fast
-// path.
-func (m *Middleware) settleRefresh(key string, e, pending *entry, f *refreshFlight, now int64) {
-	old := *e
-	switch {
-	case f.err == nil:
-		if m.sessions.admit(f.rep.key, f.rep.e, now) != f.rep.e {
-			// Two assignments, not `f.rep, f.err = nil, errSessionEnded`: Yaegi v0.16.1 gives the untyped nil of a tuple
-			// assignment no type and panics (reflect: New(nil)). This branch runs only when the session was logged out
-			// while its refresh was in flight, which is how a logout during a refresh panicked under Traefik.
-			f.rep = nil
-			f.err = errSessionEnded
-			return
-		}
-		old.next = f.rep
-	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
-		m.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
-		old.refreshAt = never
-		if e.data.Expiry < old.endAt {
-			old.endAt = e.data.Expiry
-		}
-	default:
-		m.logf(levelWarn, "token refresh failed, retrying in %ds: %v", refreshRetry, f.err)
-		old.retryAt = now + refreshRetry
-		old.refreshAt = old.retryAt
-		if e.data.Expiry < old.refreshAt {
-			old.refreshAt = e.data.Expiry
-		}
-	}
-	m.sessions.replaceIf(key, pending, &old)
 }
 
 func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, error) {
@@ -199,24 +119,24 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	d.Expiry = tokenExpiry(tr, claims, now)
 	d.Issued, d.Seen = now.Unix(), now.Unix()
 	d.Gen++
-	hint, err := m.sealHint(d.ID, d.IDToken) // "" when the refresh brought no new ID token
+	hint, err := m.sm.sealHint(d.ID, d.IDToken) // "" when the refresh brought no new ID token
 	if err != nil {
 		return nil, err
 	}
-	cookie, err := m.sealSession(&d)
+	cookie, err := m.sm.sealSession(&d)
 	if err != nil {
 		return nil, err
 	}
-	return &replacement{key: m.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
+	return &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
 }
 
 // writeReplacement hands a refreshed or re-issued session to the browser: its cookie, and its logout cookie when
 // the refresh brought a new ID token.
 func (m *Middleware) writeReplacement(w http.ResponseWriter, r *http.Request, rep *replacement) {
-	if err := m.writeSessionCookie(w, r, rep.cookie); err != nil {
+	if err := m.sm.writeSessionCookie(w, r, rep.cookie); err != nil {
 		m.logf(levelError, "writing the replaced session: %v", err)
 	}
-	m.writeHint(w, r, rep.hint)
+	m.sm.writeHint(w, r, rep.hint)
 }
 
 // tokenExpiry is when the session's tokens expire: expires_in of the access token, else the ID token's exp.

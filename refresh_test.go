@@ -293,8 +293,8 @@ func TestRefreshAfterAnotherRequestRefreshed(t *testing.T) {
 	if rec := b.get("/"); rec.Code != http.StatusOK { // caches the session entry
 		t.Fatal(rec.Code)
 	}
-	raw, _ := m.readSessionCookie(b.request(http.MethodGet, "/"))
-	key := m.sessionKey(raw)
+	raw, _ := m.sm.readSessionCookie(b.request(http.MethodGet, "/"))
+	key := m.sm.sessionKey(raw)
 	f.clock.Advance(250 * time.Second)
 	stale := m.sessions.get(key) // what a slower concurrent request holds
 	if stale == nil || stale.next != nil {

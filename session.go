@@ -113,20 +113,20 @@ type stateData struct {
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d
 // first, in place, so that the session cached here is the one another replica opens from the cookie: the ID token
 // (in the logout cookie, hint.go) and the access token unless forwardAccessToken.
-func (m *Middleware) sealSession(d *sessionData) (string, error) {
+func (sm *sessionManager) sealSession(d *sessionData) (string, error) {
 	d.IDToken = ""
-	if !m.s.forwardAccessToken {
+	if !sm.s.forwardAccessToken {
 		d.AccessToken = ""
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
 		return "", err
 	}
-	return seal(m.s.sessionAEADs[0], m.s.sessionAAD, b)
+	return seal(sm.s.sessionAEADs[0], sm.s.sessionAAD, b)
 }
 
-func (m *Middleware) openSession(value string) (*sessionData, error) {
-	pt, err := open(m.s.sessionAEADs, m.s.sessionAAD, value)
+func (sm *sessionManager) openSession(value string) (*sessionData, error) {
+	pt, err := open(sm.s.sessionAEADs, sm.s.sessionAAD, value)
 	if err != nil {
 		return nil, err
 	}
@@ -140,33 +140,33 @@ func (m *Middleware) openSession(value string) (*sessionData, error) {
 	return d, nil
 }
 
-func (m *Middleware) newCookie(name, value, path string, maxAge int) *http.Cookie {
+func (sm *sessionManager) newCookie(name, value, path string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
 		Path:     path,
-		Domain:   m.s.cookieDomain,
+		Domain:   sm.s.cookieDomain,
 		MaxAge:   maxAge,
-		Secure:   m.s.cookieSecure,
+		Secure:   sm.s.cookieSecure,
 		HttpOnly: true,
-		SameSite: m.s.sameSite,
+		SameSite: sm.s.sameSite,
 	}
 }
 
-func (m *Middleware) chunkName(i int) string {
-	return m.chunkNames[i]
+func (sm *sessionManager) chunkName(i int) string {
+	return sm.chunkNames[i]
 }
 
 // readSessionCookie returns the sealed session value, reassembled from its chunks. A chunked value is stored as
 // "<n>.<chunk0>" in the main cookie and the rest in <name>_1 … <name>_<n-1>; base64url never contains '.'.
-func (m *Middleware) readSessionCookie(r *http.Request) (string, error) {
-	return sessionValue(m, r.Cookies())
+func (sm *sessionManager) readSessionCookie(r *http.Request) (string, error) {
+	return sm.sessionValue(r.Cookies())
 }
 
 // sessionValue is readSessionCookie on the request's parsed cookies (the hot path parses them once). Of several
 // cookies with one name the first counts, as with r.Cookie.
-func sessionValue(m *Middleware, cookies []*http.Cookie) (string, error) {
-	return chunkedValue(cookies, m.chunkNames)
+func (sm *sessionManager) sessionValue(cookies []*http.Cookie) (string, error) {
+	return chunkedValue(cookies, sm.chunkNames)
 }
 
 // chunkedValue reassembles a value written by writeChunked under names (names[0] the main cookie).
@@ -205,20 +205,20 @@ func cookieValue(cookies []*http.Cookie, name string) (string, bool) {
 }
 
 // writeSessionCookie sets the session, in chunks when needed, and expires chunks left over from a larger one.
-func (m *Middleware) writeSessionCookie(w http.ResponseWriter, r *http.Request, value string) error {
-	return m.writeChunked(w, r, m.chunkNames, m.s.cookiePath, value)
+func (sm *sessionManager) writeSessionCookie(w http.ResponseWriter, r *http.Request, value string) error {
+	return sm.writeChunked(w, r, sm.chunkNames, sm.s.cookiePath, value)
 }
 
 // writeChunked sets value under names (a chunked value is "<n>.<chunk0>" in names[0] and the rest in names[1…n-1];
 // base64url never contains '.'), on path, and expires the chunks from index n on that the browser sent.
-func (m *Middleware) writeChunked(w http.ResponseWriter, r *http.Request, names []string, path, value string) error {
+func (sm *sessionManager) writeChunked(w http.ResponseWriter, r *http.Request, names []string, path, value string) error {
 	n := (len(value) + maxCookieChunk - 1) / maxCookieChunk
 	if n > len(names) {
 		return errors.New("session is too large for " + strconv.Itoa(len(names)) + " cookies; forward fewer claims")
 	}
-	maxAge := int(m.s.maxAge / time.Second)
+	maxAge := int(sm.s.maxAge / time.Second)
 	if n <= 1 {
-		http.SetCookie(w, m.newCookie(names[0], value, path, maxAge))
+		http.SetCookie(w, sm.newCookie(names[0], value, path, maxAge))
 	} else {
 		for i := 0; i < n; i++ {
 			end := (i + 1) * maxCookieChunk
@@ -229,57 +229,57 @@ func (m *Middleware) writeChunked(w http.ResponseWriter, r *http.Request, names 
 			if i == 0 {
 				part = strconv.Itoa(n) + "." + part
 			}
-			http.SetCookie(w, m.newCookie(names[i], part, path, maxAge))
+			http.SetCookie(w, sm.newCookie(names[i], part, path, maxAge))
 		}
 	}
-	m.expireChunked(w, r, names, path, n)
+	sm.expireChunked(w, r, names, path, n)
 	return nil
 }
 
 // expireChunked deletes the chunk cookies of names from index `from` on that the browser sent.
-func (m *Middleware) expireChunked(w http.ResponseWriter, r *http.Request, names []string, path string, from int) {
+func (sm *sessionManager) expireChunked(w http.ResponseWriter, r *http.Request, names []string, path string, from int) {
 	if from < 1 {
 		from = 1
 	}
 	for i := from; i < len(names); i++ {
 		if _, err := r.Cookie(names[i]); err == nil {
-			http.SetCookie(w, m.newCookie(names[i], "", path, -1))
+			http.SetCookie(w, sm.newCookie(names[i], "", path, -1))
 		}
 	}
 }
 
 // clearSessionCookie deletes the session and every chunk.
-func (m *Middleware) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, m.newCookie(m.s.cookieName, "", m.s.cookiePath, -1))
-	m.expireChunked(w, r, m.chunkNames, m.s.cookiePath, 1)
+func (sm *sessionManager) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, sm.newCookie(sm.s.cookieName, "", sm.s.cookiePath, -1))
+	sm.expireChunked(w, r, sm.chunkNames, sm.s.cookiePath, 1)
 }
 
 // stateCookieName binds a login attempt to its own cookie, so that parallel logins in several tabs don't clash.
-func (m *Middleware) stateCookieName(state string) string {
+func (sm *sessionManager) stateCookieName(state string) string {
 	if len(state) > 16 {
 		state = state[:16]
 	}
-	return m.s.statePrefix + state
+	return sm.s.statePrefix + state
 }
 
 // stateCookie is a login-state cookie: on the callback path, host-only (the callback is on the host the login
 // started from), and always SameSite=Lax whatever cookieSameSite says, because the provider sends the browser back
 // with a cross-site navigation, on which a Strict cookie is not sent.
-func (m *Middleware) stateCookie(state, value string, maxAge int) *http.Cookie {
+func (sm *sessionManager) stateCookie(state, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: m.stateCookieName(state), Value: value, Path: m.s.callbackPath, MaxAge: maxAge,
-		Secure: m.s.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Name: sm.stateCookieName(state), Value: value, Path: sm.s.callbackPath, MaxAge: maxAge,
+		Secure: sm.s.cookieSecure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	}
 }
 
 // writeStateCookie sets the login-state cookie. It must fit in maxCookieBytes (browsers drop a larger one and the
 // login fails): a return target too long for it is shortened to its path, then to "/".
-func (m *Middleware) writeStateCookie(w http.ResponseWriter, d *stateData) error {
+func (sm *sessionManager) writeStateCookie(w http.ResponseWriter, d *stateData) error {
 	target := d.Target
 	for _, t := range []string{target, pathOnly(target), "/"} {
 		sd := *d
 		sd.Target = t
-		c, err := m.sealState(&sd)
+		c, err := sm.sealState(&sd)
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func pathOnly(target string) string {
 }
 
 // sealState encodes d compactly (no HTML escaping: JSON would write '&' as \u0026, six bytes) and seals it.
-func (m *Middleware) sealState(d *stateData) (*http.Cookie, error) {
+func (sm *sessionManager) sealState(d *stateData) (*http.Cookie, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -308,24 +308,24 @@ func (m *Middleware) sealState(d *stateData) (*http.Cookie, error) {
 		return nil, err
 	}
 	b := bytes.TrimRight(buf.Bytes(), "\n")
-	v, err := seal(m.s.stateAEADs[0], m.s.stateAAD, b)
+	v, err := seal(sm.s.stateAEADs[0], sm.s.stateAAD, b)
 	if err != nil {
 		return nil, err
 	}
-	return m.stateCookie(d.State, v, int(stateTTL/time.Second)), nil
+	return sm.stateCookie(d.State, v, int(stateTTL/time.Second)), nil
 }
 
-func (m *Middleware) clearStateCookie(w http.ResponseWriter, state string) {
-	http.SetCookie(w, m.stateCookie(state, "", -1))
+func (sm *sessionManager) clearStateCookie(w http.ResponseWriter, state string) {
+	http.SetCookie(w, sm.stateCookie(state, "", -1))
 }
 
 // readStateCookie returns the login attempt for state; it must match exactly and not be expired.
-func (m *Middleware) readStateCookie(r *http.Request, state string, now time.Time) (*stateData, error) {
-	c, err := r.Cookie(m.stateCookieName(state))
+func (sm *sessionManager) readStateCookie(r *http.Request, state string, now time.Time) (*stateData, error) {
+	c, err := r.Cookie(sm.stateCookieName(state))
 	if err != nil {
 		return nil, errors.New("no login cookie for this state (expired, other browser, or replayed callback)")
 	}
-	pt, err := open(m.s.stateAEADs, m.s.stateAAD, c.Value)
+	pt, err := open(sm.s.stateAEADs, sm.s.stateAAD, c.Value)
 	if err != nil {
 		return nil, err
 	}

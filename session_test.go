@@ -45,7 +45,7 @@ func sampleSession(claimSize int) *sessionData {
 func TestSessionSealOpenRoundTrip(t *testing.T) {
 	m := sessionMW(t, nil)
 	d := sampleSession(10)
-	v, err := m.sealSession(d)
+	v, err := m.sm.sealSession(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,14 +55,14 @@ func TestSessionSealOpenRoundTrip(t *testing.T) {
 	if strings.Contains(v, "access") || strings.Contains(v, "refresh") {
 		t.Error("sealed value leaks the plaintext")
 	}
-	got, err := m.openSession(v)
+	got, err := m.sm.openSession(v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, d) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, d)
 	}
-	v2, _ := m.sealSession(d)
+	v2, _ := m.sm.sealSession(d)
 	if v2 == v {
 		t.Error("two seals of the same session are identical (nonce reuse)")
 	}
@@ -70,7 +70,7 @@ func TestSessionSealOpenRoundTrip(t *testing.T) {
 
 func TestSessionRejectsTamperedCookies(t *testing.T) {
 	m := sessionMW(t, nil)
-	v, err := m.sealSession(sampleSession(10))
+	v, err := m.sm.sealSession(sampleSession(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestSessionRejectsTamperedCookies(t *testing.T) {
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
-			if d, err := m.openSession(value); !errors.Is(err, errBadCookie) {
+			if d, err := m.sm.openSession(value); !errors.Is(err, errBadCookie) {
 				t.Errorf("openSession = %+v, %v; want errBadCookie", d, err)
 			}
 		})
@@ -131,29 +131,29 @@ func TestSessionSecretRotation(t *testing.T) {
 	after := sessionMW(t, func(c *Config) { c.SessionSecret, c.PreviousSessionSecrets = newSecret, []string{oldSecret} })
 	foreign := sessionMW(t, func(c *Config) { c.SessionSecret = newSecret })
 
-	oldCookie, _ := before.sealSession(sampleSession(10))
-	if _, err := after.openSession(oldCookie); err != nil {
+	oldCookie, _ := before.sm.sealSession(sampleSession(10))
+	if _, err := after.sm.openSession(oldCookie); err != nil {
 		t.Errorf("a cookie sealed with the previous secret no longer opens: %v", err)
 	}
-	if _, err := foreign.openSession(oldCookie); err == nil {
+	if _, err := foreign.sm.openSession(oldCookie); err == nil {
 		t.Error("a cookie opens with a key that never sealed it")
 	}
-	newCookie, _ := after.sealSession(sampleSession(10))
-	if _, err := before.openSession(newCookie); err == nil {
+	newCookie, _ := after.sm.sealSession(sampleSession(10))
+	if _, err := before.sm.openSession(newCookie); err == nil {
 		t.Error("new cookies are still sealed with the previous secret")
 	}
-	if _, err := foreign.openSession(newCookie); err != nil {
+	if _, err := foreign.sm.openSession(newCookie); err != nil {
 		t.Errorf("new cookies are not sealed with the current secret: %v", err)
 	}
 	// The state cookie follows the same rotation.
 	rec := httptest.NewRecorder()
 	sd := &stateData{State: "state-value-0123456789", Nonce: "n", Verifier: "v", Target: "/", Expiry: time.Now().Add(time.Minute).Unix()}
-	if err := before.writeStateCookie(rec, sd); err != nil {
+	if err := before.sm.writeStateCookie(rec, sd); err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/oauth2/callback", nil)
 	r.AddCookie(rec.Result().Cookies()[0])
-	if _, err := after.readStateCookie(r, sd.State, time.Now()); err != nil {
+	if _, err := after.sm.readStateCookie(r, sd.State, time.Now()); err != nil {
 		t.Errorf("state cookie with the previous secret: %v", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestSessionSecretRotation(t *testing.T) {
 func writeAndCollect(t *testing.T, m *Middleware, r *http.Request, value string) []*http.Cookie {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := m.writeSessionCookie(rec, r, value); err != nil {
+	if err := m.sm.writeSessionCookie(rec, r, value); err != nil {
 		t.Fatal(err)
 	}
 	return rec.Result().Cookies()
@@ -178,7 +178,7 @@ func requestWith(cookies ...*http.Cookie) *http.Request {
 
 func TestSessionChunking(t *testing.T) {
 	m := sessionMW(t, nil)
-	value, err := m.sealSession(sampleSession(9000))
+	value, err := m.sm.sealSession(sampleSession(9000))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestSessionChunking(t *testing.T) {
 		t.Fatalf("%d cookies for %d bytes, want %d", len(cookies), len(value), wantN)
 	}
 	for i, c := range cookies {
-		if c.Name != m.chunkName(i) {
+		if c.Name != m.sm.chunkName(i) {
 			t.Errorf("cookie %d named %q", i, c.Name)
 		}
 		if len(c.Value) > maxCookieChunk+3 {
@@ -205,26 +205,26 @@ func TestSessionChunking(t *testing.T) {
 		t.Errorf("first chunk %q… does not announce the count", cookies[0].Value[:8])
 	}
 
-	got, err := m.readSessionCookie(requestWith(cookies...))
+	got, err := m.sm.readSessionCookie(requestWith(cookies...))
 	if err != nil || got != value {
 		t.Fatalf("reassembly: err %v, equal %v", err, got == value)
 	}
-	if _, err := m.openSession(got); err != nil {
+	if _, err := m.sm.openSession(got); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("missing chunk", func(t *testing.T) {
 		without := append(append([]*http.Cookie{}, cookies[:1]...), cookies[2:]...)
-		if _, err := m.readSessionCookie(requestWith(without...)); !errors.Is(err, errBadCookie) {
+		if _, err := m.sm.readSessionCookie(requestWith(without...)); !errors.Is(err, errBadCookie) {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("reordered chunks", func(t *testing.T) {
 		swapped := []*http.Cookie{cookies[0], {Name: cookies[1].Name, Value: cookies[2].Value}, {Name: cookies[2].Name, Value: cookies[1].Value}}
 		swapped = append(swapped, cookies[3:]...)
-		v, err := m.readSessionCookie(requestWith(swapped...))
+		v, err := m.sm.readSessionCookie(requestWith(swapped...))
 		if err == nil {
-			if _, err = m.openSession(v); err == nil {
+			if _, err = m.sm.openSession(v); err == nil {
 				t.Error("reordered chunks still open")
 			}
 		}
@@ -232,14 +232,14 @@ func TestSessionChunking(t *testing.T) {
 	t.Run("bad chunk count", func(t *testing.T) {
 		for _, prefix := range []string{"1.", "9.", "x.", "-2."} {
 			c := &http.Cookie{Name: m.s.cookieName, Value: prefix + "abc"}
-			if _, err := m.readSessionCookie(requestWith(c)); !errors.Is(err, errBadCookie) {
+			if _, err := m.sm.readSessionCookie(requestWith(c)); !errors.Is(err, errBadCookie) {
 				t.Errorf("prefix %q: err = %v", prefix, err)
 			}
 		}
 	})
 	t.Run("too large", func(t *testing.T) {
 		rec := httptest.NewRecorder()
-		if err := m.writeSessionCookie(rec, requestWith(), strings.Repeat("a", maxSessionChunks*maxCookieChunk+1)); err == nil {
+		if err := m.sm.writeSessionCookie(rec, requestWith(), strings.Repeat("a", maxSessionChunks*maxCookieChunk+1)); err == nil {
 			t.Error("a session larger than the chunk limit was written")
 		}
 		if len(rec.Result().Cookies()) != 0 {
@@ -253,7 +253,7 @@ func TestSessionStaleChunksExpired(t *testing.T) {
 	var stale []*http.Cookie
 	stale = append(stale, &http.Cookie{Name: m.s.cookieName, Value: "6.old"})
 	for i := 1; i < 6; i++ {
-		stale = append(stale, &http.Cookie{Name: m.chunkName(i), Value: "old"})
+		stale = append(stale, &http.Cookie{Name: m.sm.chunkName(i), Value: "old"})
 	}
 	other := &http.Cookie{Name: "app_pref", Value: "dark"}
 	r := requestWith(append(stale, other)...)
@@ -263,15 +263,15 @@ func TestSessionStaleChunksExpired(t *testing.T) {
 	for _, c := range writeAndCollect(t, m, r, two) {
 		set[c.Name] = c
 	}
-	if set[m.chunkName(0)].MaxAge <= 0 || set[m.chunkName(1)].MaxAge <= 0 {
+	if set[m.sm.chunkName(0)].MaxAge <= 0 || set[m.sm.chunkName(1)].MaxAge <= 0 {
 		t.Fatal("new chunks not set")
 	}
 	for i := 2; i < 6; i++ {
-		if c := set[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+		if c := set[m.sm.chunkName(i)]; c == nil || c.MaxAge >= 0 {
 			t.Errorf("stale chunk %d not expired: %+v", i, c)
 		}
 	}
-	if set[m.chunkName(6)] != nil || set["app_pref"] != nil {
+	if set[m.sm.chunkName(6)] != nil || set["app_pref"] != nil {
 		t.Error("cookies the browser did not send as chunks were touched")
 	}
 
@@ -283,16 +283,16 @@ func TestSessionStaleChunksExpired(t *testing.T) {
 		t.Errorf("single cookie %+v", c)
 	}
 	for i := 1; i < 6; i++ {
-		if c := set[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+		if c := set[m.sm.chunkName(i)]; c == nil || c.MaxAge >= 0 {
 			t.Errorf("chunk %d not expired after shrinking to one cookie", i)
 		}
 	}
 
 	rec := httptest.NewRecorder()
-	m.clearSessionCookie(rec, r)
+	m.sm.clearSessionCookie(rec, r)
 	cleared := setCookies(rec)
 	for i := 0; i < 6; i++ {
-		if c := cleared[m.chunkName(i)]; c == nil || c.MaxAge >= 0 {
+		if c := cleared[m.sm.chunkName(i)]; c == nil || c.MaxAge >= 0 {
 			t.Errorf("clearSessionCookie left chunk %d", i)
 		}
 	}
@@ -304,7 +304,7 @@ func TestStateCookie(t *testing.T) {
 	state := "AbCdEfGhIjKlMnOpQrStUvWx"
 	sd := &stateData{State: state, Nonce: "nonce", Verifier: "verifier", Target: "/back?x=1", Expiry: now.Add(stateTTL).Unix()}
 	rec := httptest.NewRecorder()
-	if err := m.writeStateCookie(rec, sd); err != nil {
+	if err := m.sm.writeStateCookie(rec, sd); err != nil {
 		t.Fatal(err)
 	}
 	c := rec.Result().Cookies()[0]
@@ -318,12 +318,12 @@ func TestStateCookie(t *testing.T) {
 	other := sessionMW(t, func(c *Config) { c.CallbackPath = "/auth/cb"; c.Issuer = "https://other-idp.example/tenant" })
 	otherClient := sessionMW(t, func(c *Config) { c.CallbackPath = "/auth/cb"; c.ClientID = "other-client" })
 	for _, o := range []*Middleware{other, otherClient} {
-		if _, err := o.readStateCookie(r, state, now); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
+		if _, err := o.sm.readStateCookie(r, state, now); err == nil || !strings.Contains(err.Error(), "does not decrypt") {
 			t.Errorf("login cookie of %s|%s read by %s|%s: err %v, want it not to decrypt", m.s.issuer, m.s.clientID, o.s.issuer, o.s.clientID, err)
 		}
 	}
 
-	got, err := m.readStateCookie(r, state, now)
+	got, err := m.sm.readStateCookie(r, state, now)
 	if err != nil || !reflect.DeepEqual(got, sd) {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
@@ -342,7 +342,7 @@ func TestStateCookie(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := m.readStateCookie(tc.req, tc.state, tc.now)
+			_, err := m.sm.readStateCookie(tc.req, tc.state, tc.now)
 			if err == nil {
 				t.Fatal("accepted")
 			}

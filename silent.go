@@ -17,11 +17,6 @@ var silentErrors = map[string]bool{
 	"login_required": true, "interaction_required": true, "consent_required": true, "account_selection_required": true,
 }
 
-func deriveSilent(c *Config, s *settings) error {
-	s.silentReauth = c.SilentReauth
-	return nil
-}
-
 // startSilent starts a prompt=none login for a navigation that brought a session cookie the middleware could not
 // use (the session ended), and reports whether it did. A first visit (no cookie) and API-style requests are left to
 // the normal path.
@@ -50,12 +45,12 @@ func (m *Middleware) silentFallback(w http.ResponseWriter, r *http.Request, code
 		return false
 	}
 	now := m.now()
-	sd, err := m.readStateCookie(r, state, now)
+	sd, err := m.sm.readStateCookie(r, state, now)
 	if err != nil || !sd.Silent {
 		return false
 	}
-	m.clearStateCookie(w, state)
-	if !m.states.use(state, sd.Expiry, now.Unix()) {
+	m.sm.clearStateCookie(w, state)
+	if !m.sm.states.use(state, sd.Expiry, now.Unix()) {
 		m.loginFailed(w, http.StatusBadRequest, errors.New("replayed callback: state already used"))
 		return true
 	}

@@ -263,7 +263,7 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 // loop). It reports whether it answered.
 func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *stateData, cookie string) bool {
 	m.endReplacedSession(r)
-	d, err := m.openSession(cookie)
+	d, err := m.sm.openSession(cookie)
 	if err != nil {
 		return false
 	}
@@ -280,13 +280,13 @@ func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *st
 
 // endReplacedSession ends the chain of the session cookie the request brought to the callback, if any.
 func (m *Middleware) endReplacedSession(r *http.Request) {
-	raw, err := m.readSessionCookie(r)
+	raw, err := m.sm.readSessionCookie(r)
 	if err != nil {
 		return
 	}
-	m.sessions.remove(m.sessionKey(raw))
-	if d, _ := m.openSession(raw); d != nil {
-		m.sessions.end(d.ID, m.chainUntil(d), m.now().Unix())
+	m.sessions.remove(m.sm.sessionKey(raw))
+	if d, _ := m.sm.openSession(raw); d != nil {
+		m.sessions.end(d.ID, m.sm.chainUntil(d), m.now().Unix())
 	}
 }
 

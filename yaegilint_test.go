@@ -31,7 +31,31 @@ func nilTupleAssignments(f *ast.File) []token.Pos {
 	return found
 }
 
-func TestNoTupleAssignmentOfNil(t *testing.T) {
+// variadicFuncFields returns the struct fields of f whose type is a variadic func (`logf func(int, string, ...any)`).
+// Under Yaegi v0.16.1 a call through such a field with more arguments than parameters fails when the package loads
+// (index out of range in callBin), and Traefik then disables the middleware: use a method of a small type instead.
+func variadicFuncFields(f *ast.File) []token.Pos {
+	var found []token.Pos
+	ast.Inspect(f, func(n ast.Node) bool {
+		st, ok := n.(*ast.StructType)
+		if !ok {
+			return true
+		}
+		for _, field := range st.Fields.List {
+			ft, ok := field.Type.(*ast.FuncType)
+			if !ok || ft.Params == nil || len(ft.Params.List) == 0 {
+				continue
+			}
+			if _, ok := ft.Params.List[len(ft.Params.List)-1].Type.(*ast.Ellipsis); ok {
+				found = append(found, field.Pos())
+			}
+		}
+		return true
+	})
+	return found
+}
+
+func TestNoYaegiHazardsInSource(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +74,30 @@ func TestNoTupleAssignmentOfNil(t *testing.T) {
 		for _, pos := range nilTupleAssignments(f) {
 			t.Errorf("%s: tuple assignment with an untyped nil panics under Yaegi (reflect: New(nil)): assign each target on its own", fset.Position(pos))
 		}
+		for _, pos := range variadicFuncFields(f) {
+			t.Errorf("%s: a struct field of variadic func type fails to load under Yaegi when called with several variadic arguments: use a method", fset.Position(pos))
+		}
 	}
 	if checked < 10 {
 		t.Fatalf("checked %d plugin files, want the package's sources", checked)
+	}
+}
+
+// TestVariadicFuncFieldsRule: the rule finds the field that broke loading, and leaves other func fields alone.
+func TestVariadicFuncFieldsRule(t *testing.T) {
+	for src, want := range map[string]int{
+		"logf func(level int, format string, args ...any)": 1,
+		"now func() time.Time":                             0,
+		"renew func(ctx context.Context, e *int) error":    0,
+	} {
+		code := "package p\ntype s struct {\n" + src + "\n}\n"
+		f, err := parser.ParseFile(token.NewFileSet(), "p.go", code, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(variadicFuncFields(f)); got != want {
+			t.Errorf("%q: %d findings, want %d", src, got, want)
+		}
 	}
 }
 

@@ -1,0 +1,165 @@
+package descopeoidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// sessionManager is a session's life in this process, apart from what a middleware's policy makes of it: sealing and
+// opening the cookies (session, login state, logout hint: session.go, hint.go), their chunks, the cache keys, the
+// chain of cookies one login leaves (chain.go), the refresh flights that renew a session's tokens once however many
+// requests need it (here), and ending a session at logout. What a session grants (headers, rules, step-up) is the
+// middleware's: it derives an entry from the session data (newSessionEntry) and asks the provider for new tokens
+// (renew: doRefresh in refresh.go); the manager never decides policy.
+//
+// The entry cache, its chain marks and refresh flights live in cache; the hot path reads cache directly through
+// Middleware.sessions (the same cache), without a call.
+type sessionManager struct {
+	s          *settings // cookie names and attributes, session lifetime, the sealing keys
+	cache      *entryCache
+	states     *usedStates // login states redeemed in this process
+	chunkNames []string    // chunkNames[i]: the name of session chunk i (the session cookie itself at 0)
+	hintNames  []string    // the logout cookie and its chunks (hint.go)
+	nameEq     string      // "<cookieName>=": a cache key is the cookie pair as a browser sends it (sessionKey)
+	now        func() time.Time
+	log        *logger
+	// renew asks the provider for new tokens for a session and seals its successor (doRefresh); it runs in the
+	// refresh flight's goroutine, never on a request's.
+	renew func(ctx context.Context, e *entry) (*replacement, error)
+}
+
+// newSessionManager derives the cookie names from the settings. The middleware sets now and renew.
+func newSessionManager(s *settings, log *logger) *sessionManager {
+	sm := &sessionManager{s: s, log: log, cache: newEntryCache(maxCachedSessions), states: newUsedStates(),
+		hintNames: hintCookieNames(s.cookieName), nameEq: s.cookieName + "="}
+	sm.chunkNames = make([]string, maxSessionChunks)
+	sm.chunkNames[0] = s.cookieName
+	for i := 1; i < maxSessionChunks; i++ {
+		sm.chunkNames[i] = s.cookieName + "_" + strconv.Itoa(i)
+	}
+	return sm
+}
+
+// beginRefresh joins the refresh in flight for the session cached under key, or starts one in a goroutine of its
+// own (bounded by httpTimeout) with e cached as pending meanwhile. It returns nil when maxRefreshes are in flight
+// already: a provider that hangs must not pile up goroutines without bound.
+func (sm *sessionManager) beginRefresh(key string, e *entry, now int64) *refreshFlight {
+	f, leader := sm.cache.joinRefresh(key, maxRefreshes)
+	if f != nil && leader {
+		go sm.runRefresh(key, e, sm.pendingRefresh(key, e, now), f)
+	}
+	return f
+}
+
+// endSession logs out the session whose cookie r carries, in this process: its cached entry goes, and no cookie of
+// its chain is accepted again. It returns the session (nil when there was none or it did not open), for the
+// logout's revocation and id_token_hint.
+func (sm *sessionManager) endSession(r *http.Request) *sessionData {
+	raw, err := sm.readSessionCookie(r)
+	if err != nil {
+		return nil
+	}
+	sm.cache.remove(sm.sessionKey(raw))
+	d, err := sm.openSession(raw)
+	if err != nil {
+		return nil
+	}
+	sm.cache.end(d.ID, sm.chainUntil(d), sm.now().Unix()) // every cookie of this login, older ones included
+	return d
+}
+
+// sessionKey is the session cache's key for a session cookie value: the pair "<cookieName>=<value>" as a browser
+// sends it, so that sessionHit looks a Cookie header line up as it is, or the value's SHA-256 when it is longer than
+// maxRawKey (a chunked session always is).
+func (sm *sessionManager) sessionKey(raw string) string {
+	if len(raw) <= maxRawKey {
+		return sm.nameEq + raw
+	}
+	return cacheKey(raw)
+}
+
+// chainUntil is when every cookie of d's chain is past sessionMaxAge.
+func (sm *sessionManager) chainUntil(d *sessionData) int64 {
+	return d.Created + int64(sm.s.maxAge/time.Second)
+}
+
+// pendingRefresh puts the session back on the fast path while its refresh runs (until the refresh is bounded to end,
+// never past the tokens' expiry), without idle re-issues meanwhile: the refresh records the activity itself. It
+// returns the entry now cached for key, which settleRefresh replaces.
+func (sm *sessionManager) pendingRefresh(key string, e *entry, now int64) *entry {
+	p := *e
+	p.refreshAt = now + int64(httpTimeout/time.Second) + 1
+	if e.data.Expiry < p.refreshAt {
+		p.refreshAt = e.data.Expiry
+	}
+	p.seenAt = never
+	if !sm.cache.replaceIf(key, e, &p) {
+		return e
+	}
+	return &p
+}
+
+// runRefresh is the leader of a refresh of e (cached as pending meanwhile), in a goroutine of its own: it refreshes,
+// records the outcome and releases the requests waiting for it. A panic is contained (a goroutine's panic would stop
+// Traefik).
+func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFlight) {
+	defer sm.cache.finishRefresh(key, f)
+	defer func() {
+		if p := recover(); p != nil {
+			// Two assignments, not a tuple: Yaegi v0.16.1 panics on a tuple assignment with an untyped nil on the right
+			// (reflect: New(nil)), see settleRefresh.
+			f.rep = nil
+			f.err = fmt.Errorf("token refresh panicked: %v", p)
+			sm.log.logf(levelError, "%v", f.err)
+		}
+	}()
+	if cur := sm.cache.get(key); cur != nil && cur != pending && cur.next != nil {
+		// Another request finished refreshing this session after e was read: reuse its result rather than spend the
+		// refresh token again (the provider may have rotated it away).
+		f.rep = cur.next
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
+	rep, err := sm.renew(ctx, e)
+	cancel()
+	f.rep, f.err = rep, err
+	sm.settleRefresh(key, e, pending, f, sm.now().Unix())
+}
+
+// settleRefresh records a refresh's outcome in the cache, in place of pending: the old cookie points to the new
+// session, or, after a failure, the old session stops refreshing (its refresh token or new ID token was refused: it
+// lasts until its tokens expire) or retries after refreshRetry, never serving past the tokens' expiry on the fast
+// path.
+func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refreshFlight, now int64) {
+	old := *e
+	switch {
+	case f.err == nil:
+		if sm.cache.admit(f.rep.key, f.rep.e, now) != f.rep.e {
+			// Two assignments, not `f.rep, f.err = nil, errSessionEnded`: Yaegi v0.16.1 gives the untyped nil of a tuple
+			// assignment no type and panics (reflect: New(nil)). This branch runs only when the session was logged out
+			// while its refresh was in flight, which is how a logout during a refresh panicked under Traefik.
+			f.rep = nil
+			f.err = errSessionEnded
+			return
+		}
+		old.next = f.rep
+	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
+		sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
+		old.refreshAt = never
+		if e.data.Expiry < old.endAt {
+			old.endAt = e.data.Expiry
+		}
+	default:
+		sm.log.logf(levelWarn, "token refresh failed, retrying in %ds: %v", refreshRetry, f.err)
+		old.retryAt = now + refreshRetry
+		old.refreshAt = old.retryAt
+		if e.data.Expiry < old.refreshAt {
+			old.refreshAt = e.data.Expiry
+		}
+	}
+	sm.cache.replaceIf(key, pending, &old)
+}
