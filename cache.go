@@ -85,24 +85,26 @@ type replacement struct {
 	cookie string
 	hint   string
 	e      *entry
+	cache  *entryCache // the cache of the policy that derived e (another middleware derives its own: adopt)
 }
 
+// refreshFlight is one refresh of a session chain (sessionRegistry.joinRefresh): done is closed once rep or err is
+// set.
 type refreshFlight struct {
 	done chan struct{}
 	rep  *replacement
 	err  error
 }
 
+// entryCache holds the entries one policy derived (sessions or bearer tokens), by cache key.
 type entryCache struct {
-	mu       sync.RWMutex
-	m        map[string]*entry
-	max      int
-	inflight map[string]*refreshFlight
-	chains   map[string]chainMark // session chains superseded or ended in this process (chain.go)
+	mu  sync.RWMutex
+	m   map[string]*entry
+	max int
 }
 
 func newEntryCache(max int) *entryCache {
-	return &entryCache{m: map[string]*entry{}, max: max, inflight: map[string]*refreshFlight{}, chains: map[string]chainMark{}}
+	return &entryCache{m: map[string]*entry{}, max: max}
 }
 
 // maxRawKey: a session cookie value or bearer token up to this length is in its cache key as it is (the map hashes
@@ -165,15 +167,12 @@ func (c *entryCache) remove(key string) {
 	c.mu.Unlock()
 }
 
-// replaceIf swaps the entry for key only if it is still old (or gone), so that a concurrent update is not lost, and
-// never for a session whose chain was logged out. It reports whether it swapped.
+// replaceIf swaps the entry for key only if it is still old (or gone), so that a concurrent update is not lost. It
+// reports whether it swapped. Sessions go through sessionRegistry.replaceIf, which also refuses logged-out chains.
 func (c *entryCache) replaceIf(key string, old, e *entry) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur := c.m[key]; cur != old && cur != nil {
-		return false
-	}
-	if e.data != nil && c.chains[e.data.ID].ended {
 		return false
 	}
 	settle(e)
@@ -181,27 +180,30 @@ func (c *entryCache) replaceIf(key string, old, e *entry) bool {
 	return true
 }
 
-// joinRefresh returns the refresh in flight for key, or a new one that the caller (leader) must run and finish, or
-// nil when max refreshes are in flight already (a provider that hangs must not pile up goroutines without bound).
-func (c *entryCache) joinRefresh(key string, max int) (*refreshFlight, bool) {
+// putNew caches e under key unless an entry is there already, and returns the entry cached for key.
+func (c *entryCache) putNew(key string, e *entry, now int64) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f := c.inflight[key]; f != nil {
-		return f, false
+	if cur := c.m[key]; cur != nil {
+		return cur
 	}
-	if len(c.inflight) >= max {
-		return nil, false
+	if len(c.m) >= c.max {
+		c.evict(now)
 	}
-	f := &refreshFlight{done: make(chan struct{})}
-	c.inflight[key] = f
-	return f, true
+	settle(e)
+	c.m[key] = e
+	return e
 }
 
-func (c *entryCache) finishRefresh(key string, f *refreshFlight) {
+// dropChain removes the entries of the session chain id.
+func (c *entryCache) dropChain(id string) {
 	c.mu.Lock()
-	delete(c.inflight, key)
-	c.mu.Unlock()
-	close(f.done)
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.data != nil && e.data.ID == id {
+			delete(c.m, k)
+		}
+	}
 }
 
 // usedStates remembers the login states already redeemed, so that a replayed callback fails even if the browser

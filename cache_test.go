@@ -112,33 +112,6 @@ func TestEntryCacheReplaceIf(t *testing.T) {
 	}
 }
 
-func TestRefreshFlights(t *testing.T) {
-	c := newEntryCache(10)
-	f1, leader := c.joinRefresh("k", 2)
-	if !leader {
-		t.Fatal("first caller is not the leader")
-	}
-	f2, leader2 := c.joinRefresh("k", 2)
-	if leader2 || f2 != f1 {
-		t.Fatal("second caller did not join the flight")
-	}
-	if _, other := c.joinRefresh("other", 2); !other {
-		t.Error("flights for different sessions are shared")
-	}
-	c.finishRefresh("k", f1)
-	select {
-	case <-f2.done:
-	default:
-		t.Fatal("waiters not released")
-	}
-	if f3, leader3 := c.joinRefresh("k", 2); !leader3 || f3 == f1 {
-		t.Error("a finished flight is joined again")
-	}
-	if f, leader := c.joinRefresh("third", 2); f != nil || leader {
-		t.Errorf("a third flight with a limit of 2: %v, leader %v; want none", f, leader)
-	}
-}
-
 func TestUsedStates(t *testing.T) {
 	const now = 1000
 	u := newUsedStates()

@@ -13,71 +13,72 @@ func chainEntry(id string, gen int64) *entry {
 
 func TestChainMarks(t *testing.T) {
 	const now = 1000
-	c := newEntryCache(10)
+	g := newSessionRegistry()
+	c := g.cacheFor("policy", nil)
 	first := chainEntry("a", 0)
-	if c.admit("g0", first, now) != first || c.get("g0") != first {
+	if g.admit(c, "g0", first, now) != first || c.get("g0") != first {
 		t.Fatal("a fresh chain is not admitted")
 	}
-	if c.admit("g0", chainEntry("a", 0), now) != first {
+	if g.admit(c, "g0", chainEntry("a", 0), now) != first {
 		t.Error("a second admission of the same cookie must return the entry cached first")
 	}
-	if !c.handOut(&sessionData{ID: "a", Gen: 1}, 9000, now) {
+	if !g.handOut(&sessionData{ID: "a", Gen: 1}, 9000, now) {
 		t.Fatal("handing out generation 1 refused")
 	}
-	if c.superseded(&sessionData{ID: "a", Gen: 1}, now+100) {
+	if g.superseded(&sessionData{ID: "a", Gen: 1}, now+100) {
 		t.Error("the newest generation is superseded")
 	}
-	if c.superseded(&sessionData{ID: "a", Gen: 0}, now+refreshGrace-1) || !c.superseded(&sessionData{ID: "a", Gen: 0}, now+refreshGrace) {
+	if g.superseded(&sessionData{ID: "a", Gen: 0}, now+refreshGrace-1) || !g.superseded(&sessionData{ID: "a", Gen: 0}, now+refreshGrace) {
 		t.Errorf("generation 0 must work for %ds after generation 1 was handed out, and no longer", refreshGrace)
 	}
 	// an old generation opened again within its grace: served, not cached, not refreshed, ends with the grace
 	old := chainEntry("a", 0)
-	if c.admit("g0-again", old, now+5) != old || c.get("g0-again") != nil {
+	if g.admit(c, "g0-again", old, now+5) != old || c.get("g0-again") != nil {
 		t.Error("an old generation within its grace must be admitted without being cached")
 	}
 	if old.refreshAt != never || old.endAt != now+refreshGrace {
 		t.Errorf("old generation in its grace: refreshAt %d endAt %d, want never and %d", old.refreshAt, old.endAt, now+refreshGrace)
 	}
-	if c.admit("g0-late", chainEntry("a", 0), now+refreshGrace) != nil {
+	if g.admit(c, "g0-late", chainEntry("a", 0), now+refreshGrace) != nil {
 		t.Error("an old generation is admitted after its grace")
 	}
-	if !c.handOut(&sessionData{ID: "a", Gen: 0}, 9000, now+refreshGrace) || c.chains["a"].gen != 1 {
+	if !g.handOut(&sessionData{ID: "a", Gen: 0}, 9000, now+refreshGrace) || g.chains["a"].gen != 1 {
 		t.Error("handing out an older generation must not move the chain back")
 	}
 	// logout ends the chain: cached entries go, nothing comes back
-	c.admit("g1", chainEntry("a", 1), now)
-	c.admit("other", chainEntry("b", 0), now)
-	c.end("a", 9000, now)
+	g.admit(c, "g1", chainEntry("a", 1), now)
+	g.admit(c, "other", chainEntry("b", 0), now)
+	g.end("a", 9000, now)
 	if c.get("g0") != nil || c.get("g1") != nil || c.get("other") == nil {
 		t.Error("end must drop the chain's entries and only those")
 	}
-	if c.admit("g1", chainEntry("a", 1), now) != nil || c.handOut(&sessionData{ID: "a", Gen: 2}, 9000, now) {
+	if g.admit(c, "g1", chainEntry("a", 1), now) != nil || g.handOut(&sessionData{ID: "a", Gen: 2}, 9000, now) {
 		t.Error("an ended chain admits or hands out a cookie")
 	}
-	if c.replaceIf("g1", nil, chainEntry("a", 1)) || c.get("g1") != nil {
+	if g.replaceIf(c, "g1", nil, chainEntry("a", 1)) || c.get("g1") != nil {
 		t.Error("replaceIf brings back an ended chain")
 	}
-	if !c.superseded(&sessionData{ID: "a", Gen: 5}, now) {
+	if !g.superseded(&sessionData{ID: "a", Gen: 5}, now) {
 		t.Error("a newer generation of an ended chain is not refused")
 	}
 }
 
 func TestChainMarksAreBounded(t *testing.T) {
-	c := newEntryCache(10)
+	g := newSessionRegistry()
 	for i := 0; i < maxChains; i++ { // half of them end at 2000, half at 12000
-		c.end("chain-"+time.Duration(i).String(), int64(2000+i%2*10000), 1000)
+		g.end("chain-"+time.Duration(i).String(), int64(2000+i%2*10000), 1000)
 	}
-	if n := len(c.chains); n != maxChains {
+	if n := len(g.chains); n != maxChains {
 		t.Fatalf("%d chain marks, want %d", n, maxChains)
 	}
-	c.end("late", 20000, 5000) // full: the expired marks go first, and only they
-	if n := len(c.chains); n != maxChains/2+1 || !c.chains["late"].ended {
+	g.end("late", 20000, 5000) // full: the expired marks go first, and only they
+	if n := len(g.chains); n != maxChains/2+1 || !g.chains["late"].ended {
 		t.Errorf("after evicting the expired marks: %d left, want %d with the new one", n, maxChains/2+1)
 	}
 	for i := 0; i < maxChains; i++ { // a flood of live marks: arbitrary ones go, the limit holds
-		c.end("flood-"+time.Duration(i).String(), 20000, 5000)
+		g.end("flood-"+time.Duration(i).String(), 20000, 5000)
 	}
-	if n := len(c.chains); n > maxChains {
+	if n := len(g.chains); n > maxChains {
 		t.Errorf("%d chain marks after a flood, limit %d", n, maxChains)
 	}
 }

@@ -178,8 +178,11 @@ func (m *Middleware) refreshedClaims(ctx context.Context, d *sessionData, newID 
 	return m.collect(ctx, order, old, d.AccessToken)
 }
 
+// collect reads the sources in order and keeps what any middleware serving these sessions reads (the registry's
+// union, not only this middleware's needs: a session made here may be served by another). Email stays with its
+// email_verified: each middleware applies its own email policy when it serves the session (ownClaims).
 func (m *Middleware) collect(ctx context.Context, order []string, idClaims map[string]any, accessToken string) (map[string]any, error) {
-	cs := m.s.sources
+	cs := m.keptSources()
 	sub, _ := idClaims["sub"].(string)
 	have := map[string]any{"sub": sub}
 	for _, name := range cs.needed {
@@ -200,8 +203,15 @@ func (m *Middleware) collect(ctx context.Context, order []string, idClaims map[s
 		}
 		cs.mergeMissing(have, from)
 	}
-	m.checkVerifiedEmail(have)
 	return have, nil
+}
+
+// keptSources is this middleware's claims policy with the registry's claims to keep in place of its own needs.
+func (m *Middleware) keptSources() *claimSources {
+	cs := *m.s.sources
+	cs.needed = m.sm.reg.neededClaims()
+	cs.pairEmail = contains(cs.needed, "email")
+	return &cs
 }
 
 // readSource returns the claims of one source, nil when it has none to give.

@@ -117,6 +117,7 @@ const (
 
 // settings is everything New derives from Config; it never changes after New.
 type settings struct {
+	secretsID                      string // a digest of the session secrets: instances with the same one share sessions (registry.go)
 	issuer, clientID, clientSecret string
 	authMethod                     string
 	assertionKey                   any
@@ -388,7 +389,8 @@ func deriveSessionKeys(c *Config, s *settings) error {
 		s.sessionAEADs = append(s.sessionAEADs, sa)
 		s.stateAEADs = append(s.stateAEADs, st)
 	}
-	s.sessionAAD = cookieAAD("session", s.issuer, s.clientID) // deriveIdentity ran first
+	s.secretsID = digest(append([]string{"descopeoidc/registry"}, secrets...)...) // which sessions it shares: registry.go
+	s.sessionAAD = cookieAAD("session", s.issuer, s.clientID)                     // deriveIdentity ran first
 	s.stateAAD = cookieAAD("state", s.issuer, s.clientID)
 	s.hintAAD = cookieAAD("logout", s.issuer, s.clientID) // sealed with the session keys: hint.go
 	return nil

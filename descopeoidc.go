@@ -55,7 +55,8 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		now:     time.Now,
 		since:   time.Since,
 	}
-	m.sm = newSessionManager(s, m.log)
+	reg := registryFor(s)
+	m.sm = newSessionManager(s, m.log, reg, reg.cacheFor(policyKey(config), s.sources.needed))
 	m.sessions, m.chunkNames = m.sm.cache, m.sm.chunkNames
 	m.sm.now = func() time.Time { return m.now() }
 	m.sm.renew = m.doRefresh

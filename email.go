@@ -26,3 +26,18 @@ func emailVerified(v any) bool {
 	s, _ := v.(string)
 	return (isBool && b) || s == "true"
 }
+
+// ownClaims is a session's claims as this middleware serves them: a session is sealed with email and email_verified
+// whichever middleware did the login (the registry's claims to keep), and each middleware applies its own
+// requireVerifiedEmail when it derives its entry. claims itself is never changed (the session is shared).
+func (m *Middleware) ownClaims(claims map[string]any) map[string]any {
+	if _, ok := claims["email"]; !ok || emailVerified(claims["email_verified"]) {
+		return claims
+	}
+	own := make(map[string]any, len(claims))
+	for k, v := range claims {
+		own[k] = v
+	}
+	m.checkVerifiedEmail(own)
+	return own
+}

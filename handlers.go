@@ -100,7 +100,10 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 			return
 		}
 	}
-	if e.next != nil || m.sessions.superseded(e.data, now) {
+	if e.next == nil {
+		e = m.linkSuccessor(key, e, now)
+	}
+	if e.next != nil || m.sm.reg.superseded(e.data, now) {
 		if e, key = m.successor(w, r, e, now); e == nil {
 			return
 		}
@@ -140,7 +143,7 @@ func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, r
 		m.refuseSession(w, r)
 		return nil
 	}
-	e := m.sessions.admit(key, m.newSessionEntry(d, now), now)
+	e := m.sm.admit(key, m.newSessionEntry(d, now), now)
 	if e == nil {
 		m.logf(levelInfo, "session cookie refused: logged out, or replaced by a refresh more than %ds ago", refreshGrace)
 		m.refuseSession(w, r)
@@ -154,10 +157,24 @@ func (m *Middleware) refuseSession(w http.ResponseWriter, r *http.Request) {
 	m.unauthenticated(w, r)
 }
 
+// linkSuccessor points the cached entry e at the newest successor of its chain when another middleware instance (or
+// another policy's cache) refreshed it, so that this cookie continues as that session instead of spending the
+// refresh token again. It returns the entry to go on with.
+func (m *Middleware) linkSuccessor(key string, e *entry, now int64) *entry {
+	rep := m.sm.reg.successorOf(e.data)
+	if rep == nil {
+		return e
+	}
+	old := *e
+	old.next = m.adopt(rep, now)
+	m.sm.replaceIf(key, e, &old) // when another request linked it first, this request still continues as rep
+	return &old
+}
+
 // successor continues a superseded session as its newest successor, and hands that cookie to the browser. It
 // answers the request itself (nil) when the chain refuses the cookie.
 func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry, now int64) (*entry, string) {
-	if m.sessions.superseded(e.data, now) || now >= e.endAt { // an old cookie lives no longer than its own limits
+	if m.sm.reg.superseded(e.data, now) || now >= e.endAt { // an old cookie lives no longer than its own limits
 		m.logf(levelInfo, "session cookie refused: logged out, ended, or replaced by a refresh more than %ds ago", refreshGrace)
 		m.refuseSession(w, r)
 		return nil, ""
@@ -167,10 +184,10 @@ func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry,
 		rep = e.next
 		if e = m.sessions.get(rep.key); e == nil { // evicted: the replacement as it was made
 			e = rep.e
-			m.sessions.replaceIf(rep.key, nil, e)
+			m.sm.replaceIf(rep.key, nil, e)
 		}
 	}
-	if rep == nil || !m.sessions.handOut(e.data, m.sm.chainUntil(e.data), now) {
+	if rep == nil || !m.sm.handOut(e.data, now) {
 		m.logf(levelInfo, "session cookie refused: logged out")
 		m.refuseSession(w, r)
 		return nil, ""
@@ -181,11 +198,12 @@ func (m *Middleware) successor(w http.ResponseWriter, r *http.Request, e *entry,
 
 // newSessionEntry derives everything the hot path needs from a decrypted session, once.
 func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
-	e := (&entry{data: d, refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(d.Claims))
+	claims := m.ownClaims(d.Claims) // this middleware's email policy (email.go), whoever sealed the session
+	e := (&entry{data: d, refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(claims))
 	if m.s.forwardAccessToken && d.AccessToken != "" {
 		e.auth = "Bearer " + d.AccessToken
 	}
-	if err := m.s.authz.check(d.Claims); err != nil {
+	if err := m.s.authz.check(claims); err != nil {
 		e.denied = err.Error()
 	}
 	e.endAt = m.sm.chainUntil(d)
@@ -240,13 +258,13 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 		return
 	}
-	rep := &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now)}
+	rep := &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now), cache: m.sessions}
 	old := *e
 	old.next = rep
-	if !m.sessions.replaceIf(key, e, &old) {
+	if !m.sm.replaceIf(key, e, &old) {
 		return // a concurrent request re-issued or refreshed it first: its cookie reaches the browser next time
 	}
-	m.sessions.replaceIf(rep.key, nil, rep.e)
+	m.sm.replaceIf(rep.key, nil, rep.e)
 	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
 		m.logf(levelError, "re-issuing session for idle timeout: %v", err)
 	}

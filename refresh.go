@@ -71,11 +71,14 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 	return m.refreshed(w, r, f)
 }
 
-// refreshed answers a request whose tokens had expired with the outcome of the refresh it waited for.
+// refreshed answers a request whose tokens had expired with the outcome of the refresh it waited for, which another
+// middleware instance may have led (adopt).
 func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight) *entry {
-	if f.err == nil && m.sessions.handOut(f.rep.e.data, m.sm.chainUntil(f.rep.e.data), m.now().Unix()) {
-		m.writeReplacement(w, r, f.rep)
-		return f.rep.e
+	now := m.now().Unix()
+	if f.err == nil && m.sm.handOut(f.rep.e.data, now) {
+		rep := m.adopt(f.rep, now)
+		m.writeReplacement(w, r, rep)
+		return rep.e
 	}
 	if f.err == nil || errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken) || errors.Is(f.err, errSessionEnded) {
 		m.refuseSession(w, r)
@@ -83,6 +86,22 @@ func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refres
 	}
 	m.unavailableSession(w, r, refreshRetry)
 	return nil
+}
+
+// adopt returns rep as this middleware serves it: rep itself when this middleware's policy derived it, else the same
+// cookie with the entry this policy derives from its session (headers, rules, step-up of its own), cached here.
+func (m *Middleware) adopt(rep *replacement, now int64) *replacement {
+	if rep.cache == m.sessions {
+		return rep
+	}
+	if e := m.sessions.get(rep.key); e != nil {
+		return &replacement{key: rep.key, cookie: rep.cookie, hint: rep.hint, e: e, cache: m.sessions}
+	}
+	own := &replacement{key: rep.key, cookie: rep.cookie, hint: rep.hint, e: m.newSessionEntry(rep.e.data, now), cache: m.sessions}
+	if e := m.sm.admit(rep.key, own.e, now); e != nil {
+		own.e = e
+	}
+	return own
 }
 
 func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, error) {
@@ -127,7 +146,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	if err != nil {
 		return nil, err
 	}
-	return &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix())}, nil
+	return &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix()), cache: m.sessions}, nil
 }
 
 // writeReplacement hands a refreshed or re-issued session to the browser: its cookie, and its logout cookie when

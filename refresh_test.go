@@ -16,10 +16,7 @@ import (
 func settleRefreshes(t *testing.T, m *Middleware) {
 	t.Helper()
 	for i := 0; i < 1000; i++ {
-		m.sessions.mu.RLock()
-		n := len(m.sessions.inflight)
-		m.sessions.mu.RUnlock()
-		if n == 0 {
+		if m.sm.reg.inFlight() == 0 {
 			return
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -16,12 +16,14 @@ import (
 // middleware's: it derives an entry from the session data (newSessionEntry) and asks the provider for new tokens
 // (renew: doRefresh in refresh.go); the manager never decides policy.
 //
-// The entry cache, its chain marks and refresh flights live in cache; the hot path reads cache directly through
-// Middleware.sessions (the same cache), without a call.
+// What every instance serving these sessions shares (chains, refresh flights, spent login states, the claims to
+// keep) is in reg; cache is the entries this middleware's policy derived, shared by the instances built from the
+// same configuration. The hot path reads cache directly through Middleware.sessions (the same cache).
 type sessionManager struct {
 	s          *settings // cookie names and attributes, session lifetime, the sealing keys
+	reg        *sessionRegistry
 	cache      *entryCache
-	states     *usedStates // login states redeemed in this process
+	states     *usedStates // reg.states: login states redeemed in this process
 	chunkNames []string    // chunkNames[i]: the name of session chunk i (the session cookie itself at 0)
 	hintNames  []string    // the logout cookie and its chunks (hint.go)
 	nameEq     string      // "<cookieName>=": a cache key is the cookie pair as a browser sends it (sessionKey)
@@ -32,9 +34,10 @@ type sessionManager struct {
 	renew func(ctx context.Context, e *entry) (*replacement, error)
 }
 
-// newSessionManager derives the cookie names from the settings. The middleware sets now and renew.
-func newSessionManager(s *settings, log *logger) *sessionManager {
-	sm := &sessionManager{s: s, log: log, cache: newEntryCache(maxCachedSessions), states: newUsedStates(),
+// newSessionManager derives the cookie names from the settings; reg is the registry of these sessions and cache the
+// entry cache of this middleware's policy in it. The middleware sets now and renew.
+func newSessionManager(s *settings, log *logger, reg *sessionRegistry, cache *entryCache) *sessionManager {
+	sm := &sessionManager{s: s, log: log, reg: reg, cache: cache, states: reg.states,
 		hintNames: hintCookieNames(s.cookieName), nameEq: s.cookieName + "="}
 	sm.chunkNames = make([]string, maxSessionChunks)
 	sm.chunkNames[0] = s.cookieName
@@ -44,11 +47,12 @@ func newSessionManager(s *settings, log *logger) *sessionManager {
 	return sm
 }
 
-// beginRefresh joins the refresh in flight for the session cached under key, or starts one in a goroutine of its
+// beginRefresh joins the refresh in flight for the session's chain (whichever middleware instance started it), or
+// starts one in a goroutine of its
 // own (bounded by httpTimeout) with e cached as pending meanwhile. It returns nil when maxRefreshes are in flight
 // already: a provider that hangs must not pile up goroutines without bound.
 func (sm *sessionManager) beginRefresh(key string, e *entry, now int64) *refreshFlight {
-	f, leader := sm.cache.joinRefresh(key, maxRefreshes)
+	f, leader := sm.reg.joinRefresh(e.data.ID, maxRefreshes)
 	if f != nil && leader {
 		go sm.runRefresh(key, e, sm.pendingRefresh(key, e, now), f)
 	}
@@ -68,7 +72,7 @@ func (sm *sessionManager) endSession(r *http.Request) *sessionData {
 	if err != nil {
 		return nil
 	}
-	sm.cache.end(d.ID, sm.chainUntil(d), sm.now().Unix()) // every cookie of this login, older ones included
+	sm.reg.end(d.ID, sm.chainUntil(d), sm.now().Unix()) // every cookie of this login, older ones included, everywhere
 	return d
 }
 
@@ -97,7 +101,7 @@ func (sm *sessionManager) pendingRefresh(key string, e *entry, now int64) *entry
 		p.refreshAt = e.data.Expiry
 	}
 	p.seenAt = never
-	if !sm.cache.replaceIf(key, e, &p) {
+	if !sm.reg.replaceIf(sm.cache, key, e, &p) {
 		return e
 	}
 	return &p
@@ -107,7 +111,7 @@ func (sm *sessionManager) pendingRefresh(key string, e *entry, now int64) *entry
 // records the outcome and releases the requests waiting for it. A panic is contained (a goroutine's panic would stop
 // Traefik).
 func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFlight) {
-	defer sm.cache.finishRefresh(key, f)
+	defer sm.reg.finishRefresh(e.data.ID, f)
 	defer func() {
 		if p := recover(); p != nil {
 			// Two assignments, not a tuple: Yaegi v0.16.1 panics on a tuple assignment with an untyped nil on the right
@@ -117,10 +121,10 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 			sm.log.logf(levelError, "%v", f.err)
 		}
 	}()
-	if cur := sm.cache.get(key); cur != nil && cur != pending && cur.next != nil {
-		// Another request finished refreshing this session after e was read: reuse its result rather than spend the
-		// refresh token again (the provider may have rotated it away).
-		f.rep = cur.next
+	if rep := sm.reg.successorOf(e.data); rep != nil {
+		// Another request (of this or another middleware instance) finished refreshing this chain after e was read:
+		// reuse its result rather than spend the refresh token again (the provider may have rotated it away).
+		f.rep = rep
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
@@ -138,7 +142,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 	old := *e
 	switch {
 	case f.err == nil:
-		if sm.cache.admit(f.rep.key, f.rep.e, now) != f.rep.e {
+		if sm.reg.admit(sm.cache, f.rep.key, f.rep.e, now) != f.rep.e {
 			// Two assignments, not `f.rep, f.err = nil, errSessionEnded`: Yaegi v0.16.1 gives the untyped nil of a tuple
 			// assignment no type and panics (reflect: New(nil)). This branch runs only when the session was logged out
 			// while its refresh was in flight, which is how a logout during a refresh panicked under Traefik.
@@ -146,6 +150,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 			f.err = errSessionEnded
 			return
 		}
+		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)
 		old.next = f.rep
 	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
 		sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
@@ -161,5 +166,19 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 			old.refreshAt = e.data.Expiry
 		}
 	}
-	sm.cache.replaceIf(key, pending, &old)
+	sm.reg.replaceIf(sm.cache, key, pending, &old)
+}
+
+// The chain operations on this middleware's cache (chain.go).
+
+func (sm *sessionManager) admit(key string, e *entry, now int64) *entry {
+	return sm.reg.admit(sm.cache, key, e, now)
+}
+
+func (sm *sessionManager) replaceIf(key string, old, e *entry) bool {
+	return sm.reg.replaceIf(sm.cache, key, old, e)
+}
+
+func (sm *sessionManager) handOut(d *sessionData, now int64) bool {
+	return sm.reg.handOut(d, sm.chainUntil(d), now)
 }

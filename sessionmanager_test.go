@@ -14,7 +14,8 @@ import (
 // testManager is a sessionManager with the settings of a valid configuration, a fixed clock and no logging.
 func testManager(t *testing.T) *sessionManager {
 	t.Helper()
-	sm := newSessionManager(settingsWith(t, func(*Config) {}, ""), &logger{name: "test", level: levelError})
+	reg := newSessionRegistry() // not the shared one: the manager's tests see only their own sessions
+	sm := newSessionManager(settingsWith(t, func(*Config) {}, ""), &logger{name: "test", level: levelError}, reg, reg.cacheFor("test", nil))
 	clock := newClock()
 	sm.now = clock.Now
 	return sm
@@ -48,7 +49,7 @@ func TestEndSession(t *testing.T) {
 	if sm.cache.get(key) != nil {
 		t.Error("the ended session is still cached")
 	}
-	if !sm.cache.superseded(d, sm.now().Unix()) {
+	if !sm.reg.superseded(d, sm.now().Unix()) {
 		t.Error("the chain of the ended session still accepts its cookies")
 	}
 
@@ -110,7 +111,7 @@ func TestBeginRefreshOneFlight(t *testing.T) {
 func TestBeginRefreshBounded(t *testing.T) {
 	sm := testManager(t)
 	for i := 0; i < maxRefreshes; i++ {
-		sm.cache.inflight["flight-"+strconv.Itoa(i)] = &refreshFlight{done: make(chan struct{})}
+		sm.reg.flights["flight-"+strconv.Itoa(i)] = &refreshFlight{done: make(chan struct{})}
 	}
 	sm.renew = func(context.Context, *entry) (*replacement, error) {
 		t.Error("renew ran past the bound")

@@ -262,7 +262,7 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 // short, the browser gets a 403 page instead of going back to where it would be sent to the provider again (no
 // loop). It reports whether it answered.
 func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *stateData, cookie string) bool {
-	m.endReplacedSession(r)
+	m.sm.endSession(r)
 	d, err := m.sm.openSession(cookie)
 	if err != nil {
 		return false
@@ -276,18 +276,6 @@ func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *st
 		"You are signed in, but this page needs a stronger or more recent sign-in than the one you completed.",
 		sd.Target, "Try again")
 	return true
-}
-
-// endReplacedSession ends the chain of the session cookie the request brought to the callback, if any.
-func (m *Middleware) endReplacedSession(r *http.Request) {
-	raw, err := m.sm.readSessionCookie(r)
-	if err != nil {
-		return
-	}
-	m.sessions.remove(m.sm.sessionKey(raw))
-	if d, _ := m.sm.openSession(raw); d != nil {
-		m.sessions.end(d.ID, m.sm.chainUntil(d), m.now().Unix())
-	}
 }
 
 // errAuthTimeMissing: max_age was sent, so the ID token must carry auth_time (OpenID Connect Core 3.1.2.1).

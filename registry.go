@@ -1,0 +1,174 @@
+package descopeoidc
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"sync"
+)
+
+// sessionRegistry is what every middleware instance in this process knows about the sessions of one issuer, client,
+// session cookie and set of session secrets: whichever router, middleware or reload serves a cookie, it is the same
+// session. It holds the session chains (the newest generation handed out, the newest successor, logged out: chain.go),
+// the refresh flights (one per chain: two routers never spend one refresh token twice), the login states already
+// redeemed, and the entry caches of every policy that serves these sessions, so that a logout reaches them all.
+// Traefik builds one plugin instance per router and again on every reload: instances with the same configuration
+// share one entry cache (policyKey), so a reload neither empties nor duplicates it.
+//
+// Registries are shared at package level, built lazily by New (no I/O, no goroutine) and bounded: maxRegistries
+// registries, maxPolicies caches each. A configuration pushed out of the bound keeps working with what it holds; it
+// is only no longer shared with instances built after it.
+type sessionRegistry struct {
+	mu       sync.Mutex
+	chains   map[string]chainMark      // by chain ID (sessionData.ID)
+	flights  map[string]*refreshFlight // by chain ID: the refresh in flight
+	policies []*policyCache            // oldest first
+	needed   []string                  // every claim some policy keeps (claims.go), sorted, sub left out
+	states   *usedStates
+}
+
+// policyCache is the entry cache of one configuration (policyKey) and the claims it keeps.
+type policyCache struct {
+	key    string
+	cache  *entryCache
+	needed []string
+}
+
+const (
+	maxRegistries = 64
+	maxPolicies   = 16
+)
+
+var registries = struct {
+	mu sync.Mutex
+	m  map[string]*sessionRegistry
+}{m: map[string]*sessionRegistry{}}
+
+func newSessionRegistry() *sessionRegistry {
+	return &sessionRegistry{chains: map[string]chainMark{}, flights: map[string]*refreshFlight{}, states: newUsedStates()}
+}
+
+// digest is the hex SHA-256 of parts, each followed by a NUL (so that no two lists share a digest).
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// registryFor returns the registry of the sessions s seals: same issuer, client, cookie name and session secrets
+// (by digest), creating it on first use.
+func registryFor(s *settings) *sessionRegistry {
+	key := digest(s.issuer, s.clientID, s.cookieName, s.secretsID)
+	registries.mu.Lock()
+	defer registries.mu.Unlock()
+	if g := registries.m[key]; g != nil {
+		return g
+	}
+	if len(registries.m) >= maxRegistries {
+		for k := range registries.m { // an arbitrary one: the instances holding it keep it
+			delete(registries.m, k)
+			break
+		}
+	}
+	g := newSessionRegistry()
+	registries.m[key] = g
+	return g
+}
+
+// policyKey identifies a configuration: instances built from the same one (several routers, reloads) derive the same
+// entry from a session and can share a cache. "" when the configuration cannot be encoded: no sharing.
+func policyKey(c *Config) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return ""
+	}
+	return digest(string(b))
+}
+
+// cacheFor returns the entry cache of the configuration key, which keeps the claims needed, creating and
+// registering it on first use; the registry's needed claims become the union with needed.
+func (g *sessionRegistry) cacheFor(key string, needed []string) *entryCache {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.policies {
+		if key != "" && p.key == key {
+			return p.cache
+		}
+	}
+	if len(g.policies) >= maxPolicies {
+		g.policies = g.policies[1:]
+	}
+	p := &policyCache{key: key, cache: newEntryCache(maxCachedSessions), needed: needed}
+	g.policies = append(g.policies, p)
+	g.needed = unionNeeded(g.policies)
+	return p.cache
+}
+
+// unionNeeded is the sorted union of what the policies keep: a session sealed by one middleware carries what every
+// other middleware serving it reads.
+func unionNeeded(policies []*policyCache) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range policies {
+		for _, name := range p.needed {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// neededClaims is the claims a session sealed now must keep (a snapshot: the slice is never changed in place).
+func (g *sessionRegistry) neededClaims() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.needed
+}
+
+// caches returns the entry caches of every registered policy.
+func (g *sessionRegistry) caches() []*entryCache {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*entryCache, len(g.policies))
+	for i, p := range g.policies {
+		out[i] = p.cache
+	}
+	return out
+}
+
+// joinRefresh returns the refresh in flight for the chain id, or a new one that the caller (leader) must run and
+// finish, or nil when max refreshes are in flight already (a provider that hangs must not pile up goroutines).
+func (g *sessionRegistry) joinRefresh(id string, max int) (*refreshFlight, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f := g.flights[id]; f != nil {
+		return f, false
+	}
+	if len(g.flights) >= max {
+		return nil, false
+	}
+	f := &refreshFlight{done: make(chan struct{})}
+	g.flights[id] = f
+	return f, true
+}
+
+func (g *sessionRegistry) finishRefresh(id string, f *refreshFlight) {
+	g.mu.Lock()
+	delete(g.flights, id)
+	g.mu.Unlock()
+	close(f.done)
+}
+
+// inFlight counts the refreshes in flight.
+func (g *sessionRegistry) inFlight() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.flights)
+}
