@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/traefik-descope/descopeoidc/integration/harness"
 )
@@ -79,9 +78,10 @@ func TestLogoutCSRF(t *testing.T) {
 	})
 }
 
-// TestSessionReplayAfterLogout documents the limit of stateless sessions (SECURITY.md): logout clears the browser's
-// cookie and ends the session in the instance that handled it, but a copy of the cookie stays valid at other
-// instances until the session ends (here: the tokens' expiry, 3s).
+// TestSessionReplayAfterLogout: logout clears the browser's cookie and ends the session in this process, at every
+// instance serving it (another router of the same middleware shares the session registry): a copy of the cookie is
+// refused there too. Another Traefik process (a replica) knows nothing of it without Redis or sessionRevalidate:
+// SECURITY.md, and e2e's TestReplicas.
 func TestSessionReplayAfterLogout(t *testing.T) {
 	t.Parallel()
 	o := newOutcomes(t)
@@ -92,7 +92,6 @@ func TestSessionReplayAfterLogout(t *testing.T) {
 		b := newBrowser(t, h)
 		b.mustLogin(idp, "/app")
 		stolen := b.cookieHeader("/app")
-		loggedInAt := time.Now()
 		r := b.send(appRequest(http.MethodPost, "/oauth2/logout", http.Header{"Origin": {appOrigin}}))
 		if r.Status != http.StatusSeeOther || !r.sessionCleared() {
 			t.Fatalf("logout: %s", r)
@@ -104,16 +103,11 @@ func TestSessionReplayAfterLogout(t *testing.T) {
 		if replay.Status != http.StatusFound || up.count() != 0 {
 			t.Errorf("a replayed cookie after logout at the instance that logged it out gives %s, upstream %d; want a login", replay, up.count())
 		}
-		hOther, upOther := build(t, tg, baseConfig(idp, nil)) // another replica / router with the same secret
-		if r := serve(t, hOther, withCookie(navigation(), stolen)); r.Status != http.StatusOK || upOther.count() != 1 {
-			t.Errorf("replay on another instance: %s", r)
+		hOther, upOther := build(t, tg, baseConfig(idp, nil)) // another router with the same middleware, same process
+		other := serve(t, hOther, withCookie(navigation(), stolen))
+		if other.Status != http.StatusFound || upOther.count() != 0 || !other.sessionCleared() {
+			t.Errorf("replay at another router of this process after logout: %s, upstream %d; want a login", other, upOther.count())
 		}
-		time.Sleep(time.Until(loggedInAt.Add(4500 * time.Millisecond)))
-		before := upOther.count()
-		late := serve(t, hOther, withCookie(navigation(), stolen)) // the instance that still accepted it
-		if late.Status != http.StatusFound || upOther.count() != before || late.sessionSet() || !late.sessionCleared() {
-			t.Errorf("replay after the session ended: %s, upstream +%d", late, upOther.count()-before)
-		}
-		o.record(tg.Name(), "replay after logout", fmt.Sprintf("logout=%d replay=%d afterExpiry=%d", r.Status, replay.Status, late.Status))
+		o.record(tg.Name(), "replay after logout", fmt.Sprintf("logout=%d replay=%d otherRouter=%d", r.Status, replay.Status, other.Status))
 	})
 }
