@@ -50,6 +50,7 @@ type Config struct {
 	SessionMaxAge           string            `json:"sessionMaxAge,omitempty"`
 	SessionIdleTimeout      string            `json:"sessionIdleTimeout,omitempty"`
 	RefreshMargin           string            `json:"refreshMargin,omitempty"`
+	SessionRevalidate       string            `json:"sessionRevalidate,omitempty"`
 	AllowBearerTokens       bool              `json:"allowBearerTokens,omitempty"`
 	BearerAudiences         []string          `json:"bearerAudiences,omitempty"`
 	BearerClients           []string          `json:"bearerClients,omitempty"`
@@ -145,6 +146,7 @@ type settings struct {
 	sameSite                       http.SameSite
 	maxAge, idleTimeout            time.Duration
 	refreshMargin                  time.Duration
+	revalidate                     time.Duration // sessionRevalidate; 0: off
 	bearer                         bool
 	bearerAudiences                []string
 	bearerClients                  []string
@@ -232,7 +234,7 @@ func expandConfigEnv(c *Config) error {
 		{"leeway", &c.Leeway}, {"unauthenticated", &c.Unauthenticated}, {"cookieName", &c.CookieName},
 		{"cookieDomain", &c.CookieDomain}, {"cookiePath", &c.CookiePath}, {"cookieSameSite", &c.CookieSameSite},
 		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
-		{"refreshMargin", &c.RefreshMargin}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
+		{"refreshMargin", &c.RefreshMargin}, {"sessionRevalidate", &c.SessionRevalidate}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
@@ -582,6 +584,12 @@ func deriveDurations(c *Config, s *settings) error {
 	}
 	if s.refreshMargin, err = parseDuration("refreshMargin", c.RefreshMargin, time.Minute); err != nil {
 		return err
+	}
+	if s.revalidate, err = parseDuration("sessionRevalidate", c.SessionRevalidate, 0); err != nil {
+		return err
+	}
+	if s.revalidate != 0 && (s.revalidate < 30*time.Second || s.revalidate > s.maxAge) {
+		return fmt.Errorf("sessionRevalidate: %s is not between 30s and sessionMaxAge (%s)", s.revalidate, s.maxAge)
 	}
 	return nil
 }

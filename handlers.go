@@ -219,6 +219,14 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 	} else if d.Expiry < e.endAt {
 		e.endAt = d.Expiry // nothing to refresh with: the session ends with its tokens
 	}
+	if m.s.revalidate > 0 { // sessionRevalidate: back to the provider at least that often, or the session ends
+		at := d.Issued + int64(m.s.revalidate/time.Second)
+		if d.RefreshToken != "" && at < e.refreshAt {
+			e.refreshAt = at
+		} else if d.RefreshToken == "" && at < e.endAt {
+			e.endAt = at
+		}
+	}
 	if m.s.stepUp != nil {
 		m.markStepUp(e, d.Claims, now, false) // stepup.go
 	}

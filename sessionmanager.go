@@ -153,10 +153,15 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)
 		old.next = f.rep
 	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
-		sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
 		old.refreshAt = never
-		if e.data.Expiry < old.endAt {
-			old.endAt = e.data.Expiry
+		if sm.s.revalidate > 0 { // the provider ended the session: with sessionRevalidate it ends here at once
+			sm.log.logf(levelInfo, "refresh refused; session ended (sessionRevalidate): %v", f.err)
+			old.endAt = now
+		} else {
+			sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
+			if e.data.Expiry < old.endAt {
+				old.endAt = e.data.Expiry
+			}
 		}
 	default:
 		sm.log.logf(levelWarn, "token refresh failed, retrying in %ds: %v", refreshRetry, f.err)
