@@ -195,6 +195,20 @@ func (c *entryCache) putNew(key string, e *entry, now int64) *entry {
 	return e
 }
 
+// dropMatching removes the session entries whose data match and returns their chains.
+func (c *entryCache) dropMatching(match func(d *sessionData) bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for k, e := range c.m {
+		if e.data != nil && match(e.data) {
+			delete(c.m, k)
+			ids = append(ids, e.data.ID)
+		}
+	}
+	return ids
+}
+
 // dropChain removes the entries of the session chain id.
 func (c *entryCache) dropChain(id string) {
 	c.mu.Lock()

@@ -53,7 +53,7 @@ func (g *sessionRegistry) mark(id string) (chainMark, bool) {
 // check (end drops the chain's entries from every cache after it marks the chain).
 func (g *sessionRegistry) admit(c *entryCache, key string, e *entry, now int64) *entry {
 	mk, ok := g.mark(e.data.ID)
-	if ok && mk.stale(e.data.Gen, now) {
+	if ok && mk.stale(e.data.Gen, now) || g.revoked(e.data) {
 		return nil
 	}
 	if ok && e.data.Gen < mk.gen {

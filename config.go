@@ -51,6 +51,8 @@ type Config struct {
 	SessionIdleTimeout      string            `json:"sessionIdleTimeout,omitempty"`
 	RefreshMargin           string            `json:"refreshMargin,omitempty"`
 	SessionRevalidate       string            `json:"sessionRevalidate,omitempty"`
+	BackchannelLogoutPath   string            `json:"backchannelLogoutPath,omitempty"`  // backchannel.go
+	FrontchannelLogoutPath  string            `json:"frontchannelLogoutPath,omitempty"` // backchannel.go
 	AllowBearerTokens       bool              `json:"allowBearerTokens,omitempty"`
 	BearerAudiences         []string          `json:"bearerAudiences,omitempty"`
 	BearerClients           []string          `json:"bearerClients,omitempty"`
@@ -147,6 +149,8 @@ type settings struct {
 	maxAge, idleTimeout            time.Duration
 	refreshMargin                  time.Duration
 	revalidate                     time.Duration // sessionRevalidate; 0: off
+	backchannelPath                string        // backchannelLogoutPath; "" off
+	frontchannelPath               string        // frontchannelLogoutPath; "" off
 	bearer                         bool
 	bearerAudiences                []string
 	bearerClients                  []string
@@ -187,7 +191,7 @@ func newSettings(c *Config) (*settings, error) {
 	s := &settings{}
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
-		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveClaimSources, deriveExcluded,
+		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveLogoutChannels, deriveClaimSources, deriveExcluded,
 		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
 	}
 	for _, step := range steps {
@@ -234,7 +238,8 @@ func expandConfigEnv(c *Config) error {
 		{"leeway", &c.Leeway}, {"unauthenticated", &c.Unauthenticated}, {"cookieName", &c.CookieName},
 		{"cookieDomain", &c.CookieDomain}, {"cookiePath", &c.CookiePath}, {"cookieSameSite", &c.CookieSameSite},
 		{"sessionMaxAge", &c.SessionMaxAge}, {"sessionIdleTimeout", &c.SessionIdleTimeout},
-		{"refreshMargin", &c.RefreshMargin}, {"sessionRevalidate", &c.SessionRevalidate}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
+		{"refreshMargin", &c.RefreshMargin}, {"sessionRevalidate", &c.SessionRevalidate},
+		{"backchannelLogoutPath", &c.BackchannelLogoutPath}, {"frontchannelLogoutPath", &c.FrontchannelLogoutPath}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
@@ -446,12 +451,17 @@ func deriveLoginEntry(c *Config, s *settings) error {
 	if err := validPath("loginPath", s.loginPath); err != nil {
 		return err
 	}
-	if s.loginPath == s.callbackPath || s.loginPath == s.logoutPath {
-		return fmt.Errorf("loginPath: %q must differ from callbackPath and logoutPath", s.loginPath)
+	if s.loginPath == s.callbackPath || s.loginPath == s.logoutPath || s.loginPath == s.backchannelPath || s.loginPath == s.frontchannelPath {
+		return fmt.Errorf("loginPath: %q must differ from callbackPath, logoutPath and the logout channels' paths", s.loginPath)
 	}
 	s.allowPreflight = c.AllowPreflight
 	s.screen = s.allowPreflight || s.excluded.any // deriveExcluded ran before
 	s.ownPaths = map[string]bool{s.callbackPath: true, s.logoutPath: true, s.loginPath: true}
+	for _, p := range []string{s.backchannelPath, s.frontchannelPath} { // deriveLogoutChannels ran before
+		if p != "" {
+			s.ownPaths[p] = true
+		}
+	}
 	return nil
 }
 

@@ -36,6 +36,7 @@ type Middleware struct {
 	idTokens     *idTokenVerifier
 	bearerTokens *accessTokenVerifier
 	claimsSource *claimsSourceVerifier
+	logoutTokens *logoutTokenVerifier // backchannel.go
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -79,6 +80,7 @@ func (m *Middleware) buildVerifiers() {
 	m.bearerTokens = &accessTokenVerifier{keys: m.p, issuers: s.bearerIssuers, audiences: s.bearerAudiences,
 		clients: s.bearerClients, requireClient: s.requireBearerClient, leeway: s.leeway, now: now}
 	m.claimsSource = &claimsSourceVerifier{keys: m.p, issuers: s.bearerIssuers, leeway: s.leeway, now: now}
+	m.logoutTokens = &logoutTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, leeway: s.leeway, now: now}
 }
 
 // verifyClaimsSource returns the claims of the OAuth access token from the plugin's own token response (a login or
@@ -134,6 +136,10 @@ func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path s
 		m.handleCallback(w, r)
 	case m.s.logoutPath:
 		m.handleLogout(w, r)
+	case m.s.backchannelPath:
+		m.handleBackchannelLogout(w, r) // backchannel.go
+	case m.s.frontchannelPath:
+		m.handleFrontchannelLogout(w, r)
 	default:
 		m.handleLoginEntry(w, r) // loginentry.go
 	}

@@ -25,7 +25,17 @@ type sessionRegistry struct {
 	flights  map[string]*refreshFlight // by chain ID: the refresh in flight
 	policies []*policyCache            // oldest first
 	needed   []string                  // every claim some policy keeps (claims.go), sorted, sub left out
-	states   *usedStates
+	states   *usedStates               // login states redeemed, and logout tokens' jti (backchannel.go)
+	// Provider-initiated logouts (backchannel.go): a session whose sid is here, or whose sub is here and which was
+	// made at or before the logout, is refused. Each mark lasts until every session it could match is past
+	// sessionMaxAge (the value); bounded like the chains.
+	revokedSids map[string]int64
+	revokedSubs map[string]subRevocation
+}
+
+// subRevocation: the sessions of a user made at or before at are refused until until.
+type subRevocation struct {
+	at, until int64
 }
 
 // policyCache is the entry cache of one configuration (policyKey) and the claims it keeps.
@@ -46,7 +56,8 @@ var registries = struct {
 }{m: map[string]*sessionRegistry{}}
 
 func newSessionRegistry() *sessionRegistry {
-	return &sessionRegistry{chains: map[string]chainMark{}, flights: map[string]*refreshFlight{}, states: newUsedStates()}
+	return &sessionRegistry{chains: map[string]chainMark{}, flights: map[string]*refreshFlight{}, states: newUsedStates(),
+		revokedSids: map[string]int64{}, revokedSubs: map[string]subRevocation{}}
 }
 
 // digest is the hex SHA-256 of parts, each followed by a NUL (so that no two lists share a digest).
@@ -171,4 +182,73 @@ func (g *sessionRegistry) inFlight() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.flights)
+}
+
+// revoke ends, in this process, the provider session sid or (sid "") every session of sub made at or before now: the
+// marks refuse their cookies from now on (admit), and their cached entries and chains end in every cache. It returns
+// how many cached sessions it ended.
+func (g *sessionRegistry) revoke(sid, sub string, now, until int64) int {
+	g.mu.Lock()
+	if len(g.revokedSids)+len(g.revokedSubs) >= maxChains {
+		g.pruneRevocations(now)
+	}
+	if sid != "" {
+		g.revokedSids[sid] = until
+	} else {
+		g.revokedSubs[sub] = subRevocation{at: now, until: until}
+	}
+	g.mu.Unlock()
+	var ended []string
+	for _, c := range g.caches() {
+		ended = append(ended, c.dropMatching(func(d *sessionData) bool { return revokes(sid, sub, now, d) })...)
+	}
+	for _, id := range ended {
+		g.end(id, until, now)
+	}
+	return len(ended)
+}
+
+// revokes reports whether a logout of sid (or, sid "", of every session of sub made by now) covers d.
+func revokes(sid, sub string, now int64, d *sessionData) bool {
+	if sid != "" {
+		got, _ := d.Claims["sid"].(string)
+		return got == sid
+	}
+	got, _ := d.Claims["sub"].(string)
+	return got == sub && d.Created <= now
+}
+
+// revoked reports whether a provider-initiated logout covers d.
+func (g *sessionRegistry) revoked(d *sessionData) bool {
+	sid, _ := d.Claims["sid"].(string)
+	sub, _ := d.Claims["sub"].(string)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.revokedSids[sid]; ok && sid != "" {
+		return true
+	}
+	r, ok := g.revokedSubs[sub]
+	return ok && d.Created <= r.at
+}
+
+// pruneRevocations drops the marks past their time, then, when still full, arbitrary ones. The caller holds g.mu.
+func (g *sessionRegistry) pruneRevocations(now int64) {
+	for k, until := range g.revokedSids {
+		if until <= now {
+			delete(g.revokedSids, k)
+		}
+	}
+	for k, r := range g.revokedSubs {
+		if r.until <= now {
+			delete(g.revokedSubs, k)
+		}
+	}
+	drop := len(g.revokedSids) + len(g.revokedSubs) - maxChains + maxChains/10
+	for k := range g.revokedSids {
+		if drop <= 0 {
+			break
+		}
+		delete(g.revokedSids, k)
+		drop--
+	}
 }
