@@ -134,6 +134,8 @@ func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path s
 		m.handleCallback(w, r)
 	case m.s.logoutPath:
 		m.handleLogout(w, r)
+	case m.s.sessionInfoPath:
+		m.handleSessionInfo(w, r) // sessioninfo.go
 	default:
 		m.handleLoginEntry(w, r) // loginentry.go
 	}
