@@ -46,7 +46,10 @@ func (m *Middleware) event(r *http.Request, name string, d *sessionData, reason 
 	}
 	fields := []string{"event", name}
 	if d != nil {
-		fields = append(fields, "sub", claimString(d.Claims, "sub"), "session", chainDigest(d.ID))
+		fields = append(fields, "sub", claimString(d.Claims, "sub"))
+		if d.ID != "" {
+			fields = append(fields, "session", chainDigest(d.ID))
+		}
 	}
 	if r != nil {
 		fields = append(fields, "client_ip", clientIP(r), "host", r.Host, "path", r.URL.Path)

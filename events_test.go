@@ -1,0 +1,75 @@
+package descopeoidc
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestEventJSONFields(t *testing.T) {
+	var buf bytes.Buffer
+	withLogOutput(t, &buf)
+	m := &Middleware{name: "oidc@file", s: &settings{logLevel: levelInfo, logJSON: true}}
+	r := httptest.NewRequest("GET", "https://app.example/admin/x?code=SECRETCODE", nil)
+	r.RemoteAddr = "192.0.2.7:51234"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9") // a client can send it: not what the event reports
+	d := &sessionData{Claims: map[string]any{"sub": "U1"}, ID: "chain-id-raw", RefreshToken: "RT-SECRET"}
+	m.event(r, evDenied, d, strings.Repeat("x", 300))
+	var obj map[string]string
+	if err := json.Unmarshal(buf.Bytes(), &obj); err != nil {
+		t.Fatalf("not JSON: %q", buf.String())
+	}
+	want := map[string]string{"level": "info", "middleware": "oidc@file", "event": "access_denied", "sub": "U1",
+		"session": chainDigest("chain-id-raw"), "client_ip": "192.0.2.7", "host": "app.example", "path": "/admin/x",
+		"message": "access denied"}
+	for k, v := range want {
+		if obj[k] != v {
+			t.Errorf("%s = %q, want %q", k, obj[k], v)
+		}
+	}
+	if len(obj["reason"]) > maxReasonLen+len("…") || obj["time"] == "" || len(obj) != len(want)+2 {
+		t.Errorf("reason %d bytes, %d fields: %v", len(obj["reason"]), len(obj), obj)
+	}
+	for _, secret := range []string{"chain-id-raw", "RT-SECRET", "SECRETCODE", "203.0.113.9"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("event line holds %q: %s", secret, buf.String())
+		}
+	}
+}
+
+func TestEventWithoutSessionOrRequest(t *testing.T) {
+	var buf bytes.Buffer
+	withLogOutput(t, &buf)
+	m := &Middleware{name: "a", s: &settings{logLevel: levelInfo}}
+	m.event(nil, evSignInFailed, nil, "state mismatch")
+	m.eventSub(nil, evBearerRefused, "svc-1", "")
+	want := "descopeoidc[a] level=info sign-in failed event=signin_failed reason=\"state mismatch\"\n" +
+		"descopeoidc[a] level=info bearer token refused event=bearer_refused sub=svc-1\n"
+	if buf.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", buf.String(), want)
+	}
+}
+
+func TestEventsFollowLogLevel(t *testing.T) {
+	var buf bytes.Buffer
+	withLogOutput(t, &buf)
+	m := &Middleware{name: "a", s: &settings{logLevel: levelWarn}}
+	m.event(nil, evLogout, nil, "")
+	if buf.Len() != 0 {
+		t.Errorf("logLevel warn logged an info event: %q", buf.String())
+	}
+}
+
+func TestEventNamesHaveMessages(t *testing.T) {
+	for _, ev := range []string{evSignIn, evSignInFailed, evLogout, evRefreshRefused, evDenied, evStepUpRequired,
+		evStepUpAchieved, evBearerRefused, evBackchannelLogout} {
+		if eventMessages[ev] == "" {
+			t.Errorf("event %s has no message", ev)
+		}
+	}
+	if chainDigest("") != "" || len(chainDigest("x")) != 16 || chainDigest("x") == chainDigest("y") {
+		t.Error("chainDigest")
+	}
+}
