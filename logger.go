@@ -108,7 +108,16 @@ func writeLine(w io.Writer, level int, name, msg string, fields []string) {
 // level). It reports false, having logged nothing, when w is not one. Reflection: the plugin can import no logging
 // library, and Yaegi offers no other way to reach Traefik's levels. Not on the hot path: only when a line is logged.
 func logLeveled(w io.Writer, level int, msg string, fields []string) bool {
-	method := reflect.ValueOf(w).MethodByName(leveledMethods[level])
+	v := reflect.ValueOf(w)
+	if !v.IsValid() {
+		return false
+	}
+	if v.Kind() != reflect.Ptr { // zerolog's Logger is held as a value, its Info() & co. have pointer receivers
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		v = p
+	}
+	method := v.MethodByName(leveledMethods[level])
 	if !method.IsValid() || !leveledSignature(method.Type()) {
 		return false
 	}

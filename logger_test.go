@@ -124,6 +124,26 @@ func TestLogPlainWriterJSON(t *testing.T) {
 	}
 }
 
+// valueLeveled is held by value in the io.Writer, its leveled methods have pointer receivers: zerolog's Logger as
+// Traefik hands it to the interpreter.
+type valueLeveled struct{ l *fakeLeveled }
+
+func (v valueLeveled) Write(p []byte) (int, error) { return v.l.Write(p) }
+func (v *valueLeveled) Error() *fakeEvent          { return v.l.Error() }
+func (v *valueLeveled) Warn() *fakeEvent           { return v.l.Warn() }
+func (v *valueLeveled) Info() *fakeEvent           { return v.l.Info() }
+func (v *valueLeveled) Debug() *fakeEvent          { return v.l.Debug() }
+
+func TestLogThroughLeveledLoggerValue(t *testing.T) {
+	l := &fakeLeveled{min: levelDebug}
+	withLogOutput(t, valueLeveled{l: l})
+	m := &Middleware{name: "v", s: &settings{logLevel: levelInfo}}
+	m.logf(levelInfo, "hello")
+	if len(l.records) != 1 || l.records[0].level != "info" || l.plain.Len() != 0 {
+		t.Errorf("records %+v, plain %q: want one info record", l.records, l.plain.String())
+	}
+}
+
 // A writer with some of the methods but not zerolog's shapes is written to as a plain writer.
 type halfLeveled struct{ bytes.Buffer }
 
