@@ -10,10 +10,16 @@ import (
 )
 
 func TestLogsNeverContainSecrets(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) { logsNeverContainSecrets(t, format) })
+	}
+}
+
+func logsNeverContainSecrets(t *testing.T, format string) {
 	f := newFakeIdP(t)
 	f.set(func(f *fakeIdP) { f.rotateRefresh = true })
 	cfg := f.config()
-	cfg.LogLevel = "debug"
+	cfg.LogLevel, cfg.LogFormat = "debug", format
 	cfg.AllowBearerTokens = true
 	m, _ := newMW(t, f, cfg)
 	b := newBrowser(t, m)
@@ -48,7 +54,8 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 		serve(m, r)
 		secrets = append(secrets, "broken-cookie-value", testClientSecret, testSessionKey)
 	})
-	if !strings.Contains(out, "descopeoidc[test] level=") {
+	mark := map[string]string{"text": "descopeoidc[test] level=", "json": `"middleware":"test"`}[format]
+	if !strings.Contains(out, mark) {
 		t.Fatalf("nothing logged at debug level: %q", out)
 	}
 	for _, s := range secrets {
