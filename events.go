@@ -65,6 +65,26 @@ func (m *Middleware) eventSub(r *http.Request, name, sub, reason string) {
 	m.event(r, name, &sessionData{Claims: map[string]any{"sub": sub}}, reason)
 }
 
+// eventRefused logs why the identity of e may not pass: stepup_required when it needs a step-up (entry.denied
+// carries stepUpMark), else access_denied.
+func (m *Middleware) eventRefused(r *http.Request, e *entry) {
+	if strings.HasPrefix(e.denied, stepUpMark) {
+		m.event(r, evStepUpRequired, e.data, strings.TrimPrefix(e.denied[len(stepUpMark):], stepUpAgeMark))
+		return
+	}
+	m.event(r, evDenied, e.data, e.denied)
+}
+
+// sealedSession is the session in a sealed cookie value the plugin has just made, for the event of a login (nil if
+// it cannot be opened, which cannot happen for a cookie sealed with the current secret).
+func (m *Middleware) sealedSession(cookie string) *sessionData {
+	d, err := m.openSession(cookie)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
 // claimString is claim key of c as a string ("" when absent).
 func claimString(c map[string]any, key string) string {
 	v, ok := c[key]
