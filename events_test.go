@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEventJSONFields(t *testing.T) {
@@ -71,5 +72,52 @@ func TestEventNamesHaveMessages(t *testing.T) {
 	}
 	if chainDigest("") != "" || len(chainDigest("x")) != 16 || chainDigest("x") == chainDigest("y") {
 		t.Error("chainDigest")
+	}
+}
+
+// eventsIn returns the JSON event records in captured log output, in order.
+func eventsIn(t *testing.T, out string) []map[string]string {
+	t.Helper()
+	var recs []map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec map[string]string
+		if line == "" || json.Unmarshal([]byte(line), &rec) != nil {
+			continue // another format or another writer
+		}
+		if rec["event"] != "" {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
+}
+
+func eventNames(recs []map[string]string) string {
+	names := make([]string, 0, len(recs))
+	for _, r := range recs {
+		names = append(names, r["event"])
+	}
+	return strings.Join(names, ",")
+}
+
+func TestStepUpEvents(t *testing.T) {
+	f := newFakeIdP(t)
+	_, _, b := stepUpMW(t, f, func(c *Config) { c.MaxAuthAge, c.LogFormat, c.LogLevel = "5m", "json", "info" })
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"auth_time": f.clock.Now().Unix()} })
+	out := captureOutput(t, func() {
+		b.login("/pay")
+		f.clock.Advance(6 * time.Minute)
+		rec := b.get("/pay") // too old: a step-up login
+		f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"auth_time": f.clock.Now().Unix()} })
+		b.get(b.authorize(rec.Header().Get("Location")))
+	})
+	recs := eventsIn(t, out)
+	if got := eventNames(recs); got != "signin,stepup_required,signin,stepup_achieved" {
+		t.Fatalf("events %q, want signin,stepup_required,signin,stepup_achieved", got)
+	}
+	if r := recs[1]; r["sub"] != f.sub || r["session"] == "" || r["path"] != "/pay" || !strings.Contains(r["reason"], "older than 300s") {
+		t.Errorf("stepup_required %v", r)
+	}
+	if recs[3]["session"] != recs[2]["session"] || recs[3]["session"] == recs[0]["session"] {
+		t.Errorf("stepup_achieved names the new session: %v", recs)
 	}
 }
