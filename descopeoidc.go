@@ -50,7 +50,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		name:    name,
 		s:       s,
 		p:       getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
-		log:     &logger{name: name, level: s.logLevel},
+		log:     &logger{name: name, level: s.logLevel, json: s.logJSON},
 		bearers: newEntryCache(maxCachedBearers),
 		now:     time.Now,
 		since:   time.Since,

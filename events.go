@@ -37,11 +37,16 @@ var eventMessages = map[string]string{
 // maxReasonLen bounds the reason field (an error text may quote a provider's error_description).
 const maxReasonLen = 200
 
-// event logs security event name for request r (may be nil) at info level. d, when not nil, is the session the
-// event is about: its subject and a digest of its chain ID (the chain ID itself never leaves the cookie). reason is
-// why (a refusal's cause), "" when there is none; it must not carry a token, code, cookie value or secret.
-func (m *Middleware) event(r *http.Request, name string, d *sessionData, reason string) {
-	if levelInfo > m.s.logLevel {
+// event logs security event name for request r (may be nil) at info level (signin_failed at warn: most often a
+// configuration or provider problem). d, when not nil, is the session the event is about: its subject and a digest
+// of its chain ID (the chain ID itself never leaves the cookie). reason is why (a refusal's cause), "" when there is
+// none; it must not carry a token, code, cookie value or secret.
+func (l *logger) event(r *http.Request, name string, d *sessionData, reason string) {
+	level := levelInfo
+	if name == evSignInFailed {
+		level = levelWarn
+	}
+	if level > l.level {
 		return
 	}
 	fields := []string{"event", name}
@@ -57,12 +62,12 @@ func (m *Middleware) event(r *http.Request, name string, d *sessionData, reason 
 	if reason != "" {
 		fields = append(fields, "reason", truncate(reason, maxReasonLen))
 	}
-	m.emit(levelInfo, eventMessages[name], fields)
+	l.emit(level, eventMessages[name], fields)
 }
 
-// eventSub is event for an identity without a session (a bearer token's subject).
-func (m *Middleware) eventSub(r *http.Request, name, sub, reason string) {
-	m.event(r, name, &sessionData{Claims: map[string]any{"sub": sub}}, reason)
+// event is the middleware's logger's event (the session manager calls sm.log.event).
+func (m *Middleware) event(r *http.Request, name string, d *sessionData, reason string) {
+	m.log.event(r, name, d, reason)
 }
 
 // eventRefused logs why the identity of e may not pass: stepup_required when it needs a step-up (entry.denied
@@ -78,7 +83,7 @@ func (m *Middleware) eventRefused(r *http.Request, e *entry) {
 // sealedSession is the session in a sealed cookie value the plugin has just made, for the event of a login (nil if
 // it cannot be opened, which cannot happen for a cookie sealed with the current secret).
 func (m *Middleware) sealedSession(cookie string) *sessionData {
-	d, err := m.openSession(cookie)
+	d, err := m.sm.openSession(cookie)
 	if err != nil {
 		return nil
 	}

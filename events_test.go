@@ -3,6 +3,7 @@ package descopeoidc
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func TestEventJSONFields(t *testing.T) {
 	var buf bytes.Buffer
 	withLogOutput(t, &buf)
-	m := &Middleware{name: "oidc@file", s: &settings{logLevel: levelInfo, logJSON: true}}
+	m := &logger{name: "oidc@file", level: levelInfo, json: true}
 	r := httptest.NewRequest("GET", "https://app.example/admin/x?code=SECRETCODE", nil)
 	r.RemoteAddr = "192.0.2.7:51234"
 	r.Header.Set("X-Forwarded-For", "203.0.113.9") // a client can send it: not what the event reports
@@ -43,10 +44,10 @@ func TestEventJSONFields(t *testing.T) {
 func TestEventWithoutSessionOrRequest(t *testing.T) {
 	var buf bytes.Buffer
 	withLogOutput(t, &buf)
-	m := &Middleware{name: "a", s: &settings{logLevel: levelInfo}}
+	m := &logger{name: "a", level: levelInfo}
 	m.event(nil, evSignInFailed, nil, "state mismatch")
-	m.eventSub(nil, evBearerRefused, "svc-1", "")
-	want := "descopeoidc[a] level=info sign-in failed event=signin_failed reason=\"state mismatch\"\n" +
+	m.event(nil, evBearerRefused, &sessionData{Claims: map[string]any{"sub": "svc-1"}}, "")
+	want := "descopeoidc[a] level=warn sign-in failed event=signin_failed reason=\"state mismatch\"\n" +
 		"descopeoidc[a] level=info bearer token refused event=bearer_refused sub=svc-1\n"
 	if buf.String() != want {
 		t.Errorf("got\n%q\nwant\n%q", buf.String(), want)
@@ -56,7 +57,7 @@ func TestEventWithoutSessionOrRequest(t *testing.T) {
 func TestEventsFollowLogLevel(t *testing.T) {
 	var buf bytes.Buffer
 	withLogOutput(t, &buf)
-	m := &Middleware{name: "a", s: &settings{logLevel: levelWarn}}
+	m := &logger{name: "a", level: levelWarn}
 	m.event(nil, evLogout, nil, "")
 	if buf.Len() != 0 {
 		t.Errorf("logLevel warn logged an info event: %q", buf.String())
@@ -119,5 +120,32 @@ func TestStepUpEvents(t *testing.T) {
 	}
 	if recs[3]["session"] != recs[2]["session"] || recs[3]["session"] == recs[0]["session"] {
 		t.Errorf("stepup_achieved names the new session: %v", recs)
+	}
+}
+
+func TestSessionEvents(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.LogFormat, cfg.LogLevel, cfg.RequiredRoles = "json", "info", []string{"admin"}
+	m, _ := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	out := captureOutput(t, func() {
+		b.login("/")
+		b.get("/admin") // no admin role: 403
+		r := b.request(http.MethodPost, "/oauth2/logout")
+		r.Header.Set("Origin", appOrigin)
+		b.do(r)
+	})
+	recs := eventsIn(t, out)
+	if got := eventNames(recs); got != "signin,access_denied,logout" {
+		t.Fatalf("events %q, want signin,access_denied,logout", got)
+	}
+	for _, r := range recs {
+		if r["sub"] != f.sub || r["session"] != recs[0]["session"] || r["session"] == "" || r["host"] != "app.example" {
+			t.Errorf("event %v: want sub %s and the login's session", r, f.sub)
+		}
+	}
+	if !strings.Contains(recs[1]["reason"], "admin") || recs[1]["path"] != "/admin" || recs[2]["path"] != "/oauth2/logout" {
+		t.Errorf("access_denied %v, logout %v", recs[1], recs[2])
 	}
 }

@@ -89,13 +89,13 @@ func sameOrigin(r *http.Request) bool {
 // nil when there is none, it is unreadable, its chain refuses it (logged out, or replaced beyond refreshGrace), or
 // it has ended. A cookie a refresh replaced within refreshGrace reports its newest successor.
 func (m *Middleware) currentSession(r *http.Request, now int64) *entry {
-	raw, err := m.readSessionCookie(r)
+	raw, err := m.sm.readSessionCookie(r)
 	if err != nil {
 		return nil
 	}
-	e := m.sessions.get(m.sessionKey(raw))
+	e := m.sessions.get(m.sm.sessionKey(raw))
 	if e == nil {
-		d, err := m.openSession(raw)
+		d, err := m.sm.openSession(raw)
 		if err != nil {
 			return nil
 		}

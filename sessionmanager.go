@@ -153,7 +153,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)
 		old.next = f.rep
 	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
-		sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
+		sm.log.event(nil, evRefreshRefused, e.data, "session lasts until its tokens expire: "+f.err.Error()) // events.go
 		old.refreshAt = never
 		if e.data.Expiry < old.endAt {
 			old.endAt = e.data.Expiry
