@@ -31,33 +31,52 @@ func logRecords(t *testing.T, out, name string) []map[string]any {
 	return recs
 }
 
-// TestLogJSONThroughTraefikLogger: with logFormat json a free-text line is a record of Traefik's logger with the
-// plugin's level (not the fixed debug/error level of a plain write) and the middleware as a field.
-func TestLogJSONThroughTraefikLogger(t *testing.T) {
+// TestSecurityEventsJSON: with logFormat json every event is one record of Traefik's logger (under Yaegi) or one
+// JSON line (compiled) with the same fields, at the event's level (a plain write to Traefik's logger would be
+// "error" whatever the plugin meant), and nothing secret.
+func TestSecurityEventsJSON(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
 		idp := startIDP(t, devidp.Options{AZPClaim: true})
 		e := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"logFormat": "json", "logLevel": "info"}))
+		b := e.browser()
 		out, stop := harness.CaptureLogs()
-		r := e.browser().Get("/oauth2/callback?state=nosuchstate&code=THECODE")
+		r := b.Get("/oauth2/callback?state=nosuchstate&code=THECODE")
+		b.mustLogin("/echo/x")
+		session := b.sessionCookie()
+		lo := b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": e.srv.URL})
 		stop()
-		if r.Status < 400 || r.Status >= 500 {
-			t.Fatalf("callback with an unknown state: status %d, want 4xx", r.Status)
+		if r.Status != http.StatusBadRequest || lo.Status != http.StatusSeeOther {
+			t.Fatalf("forged callback %d, logout %d: want 400 and 303", r.Status, lo.Status)
 		}
-		recs := logRecords(t, out.String(), "scenario")
-		if len(recs) == 0 {
-			t.Fatalf("no record of middleware scenario in %q", out.String())
-		}
-		for _, rec := range recs {
-			// a plain write to Traefik's logger would be level "error" whatever the plugin meant
-			if rec["level"] != "warn" && rec["level"] != "info" || rec["time"] == nil || rec["message"] == "" {
-				t.Errorf("record %v: want level warn or info, a time and a message", rec)
-			}
+		var events []map[string]any
+		for _, rec := range logRecords(t, out.String(), "scenario") {
 			if viaTraefik := rec["plugin"] == "plugin-descopeoidc"; viaTraefik != (tg.Name() == "yaegi") {
 				t.Errorf("%s: record %v: through Traefik's plugin logger %v", tg.Name(), rec, viaTraefik)
 			}
+			if rec["time"] == nil || rec["message"] == "" {
+				t.Errorf("record %v: no time or message", rec)
+			}
+			if rec["event"] != nil {
+				events = append(events, rec)
+			}
 		}
-		if strings.Contains(out.String(), "THECODE") {
-			t.Errorf("the log holds the authorization code: %s", out.String())
+		want := []struct{ event, level string }{{"signin_failed", "warn"}, {"signin", "info"}, {"logout", "info"}}
+		if len(events) != len(want) {
+			t.Fatalf("%d events, want %d: %v", len(events), len(want), events)
+		}
+		for i, w := range want {
+			if ev := events[i]; ev["event"] != w.event || ev["level"] != w.level || ev["client_ip"] != "127.0.0.1" || ev["host"] == "" {
+				t.Errorf("event %d: %v, want %s at %s with client_ip and host", i, ev, w.event, w.level)
+			}
+		}
+		if in, outEv := events[1], events[2]; in["sub"] != devidp.DemoSubject || in["path"] != "/oauth2/callback" ||
+			in["session"] == nil || outEv["session"] != in["session"] || outEv["sub"] != in["sub"] {
+			t.Errorf("signin %v and logout %v: want the demo subject and one session", in, outEv)
+		}
+		for _, secret := range []string{"THECODE", session, sessionSecret, idp.ClientSecret()} {
+			if strings.Contains(out.String(), secret) {
+				t.Errorf("the log holds a secret (%.10s…)", secret)
+			}
 		}
 	})
 }
