@@ -101,11 +101,18 @@ func (m *Middleware) currentSession(r *http.Request, now int64) *entry {
 		}
 		e = m.newSessionEntry(d, now)
 	}
-	if m.sessions.superseded(e.data, now) {
+	if m.sm.reg.superseded(e.data, now) {
 		return nil
 	}
-	for i := 0; e.next != nil && i < maxChainHops; i++ {
-		e = e.next.e
+	for i := 0; i < maxChainHops; i++ { // a refresh's successor, here or sealed by another instance (registry)
+		next := e.next
+		if next == nil {
+			next = m.sm.reg.successorOf(e.data)
+		}
+		if next == nil {
+			break
+		}
+		e = next.e
 	}
 	if now >= e.endAt {
 		return nil
