@@ -166,3 +166,34 @@ func TestSessionInfoDenied(t *testing.T) {
 		t.Errorf("denied user: %d %v, want 403 without claims", code, body)
 	}
 }
+
+func TestSessionInfoAfterRefresh(t *testing.T) {
+	f := newFakeIdP(t)
+	m, _, b := infoMW(t, f, func(c *Config) { c.ForwardHeaders = map[string]string{"X-Who": "name"} })
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"name": "before"} })
+	b.login("/")
+	old := b.cookie("_descopeoidc").Value
+	f.set(func(f *fakeIdP) { f.extraClaims = map[string]any{"name": "after"} })
+	f.clock.Advance(250 * time.Second) // past the refresh point
+	b.get("/")
+	settleRefreshes(t, m)
+	b.get("/") // the refreshed cookie reaches the browser
+	if b.cookie("_descopeoidc").Value == old {
+		t.Fatal("no refresh happened")
+	}
+	ask := func(cookie string) (int, map[string]any) {
+		code, body, _ := askInfo(b, func(r *http.Request) { r.Header.Set("Cookie", "_descopeoidc="+cookie) })
+		return code, body
+	}
+	for name, cookie := range map[string]string{"the refreshed cookie": b.cookie("_descopeoidc").Value,
+		"the replaced cookie within refreshGrace": old} {
+		code, body := ask(cookie)
+		if claims, _ := body["claims"].(map[string]any); code != http.StatusOK || claims["name"] != "after" {
+			t.Errorf("%s: %d %v, want the refreshed session (name after)", name, code, body)
+		}
+	}
+	f.clock.Advance((refreshGrace + 1) * time.Second)
+	if code, _ := ask(old); code != http.StatusUnauthorized {
+		t.Errorf("the replaced cookie after refreshGrace: %d, want 401", code)
+	}
+}
