@@ -117,7 +117,7 @@ func TestLogsInTraefikLogFile(t *testing.T) {
 	if logout == nil || logout["level"] != "info" || logout["session"] != signin["session"] || logout["sub"] != devidp.DemoSubject {
 		t.Errorf("logout record %v (signin %v)", logout, signin)
 	}
-	if failed := findEvent(recs, "signin_failed"); failed == nil || failed["level"] != "info" || failed["reason"] == "" {
+	if failed := findEvent(recs, "signin_failed"); failed == nil || failed["level"] != "warn" || failed["reason"] == "" {
 		t.Errorf("signin_failed record %v", failed)
 	}
 	for _, secret := range []string{"THE-AUTH-CODE", session, sessionSecret, idp.ClientSecret()} {
@@ -139,28 +139,33 @@ func TestLogLevelsFollowTraefik(t *testing.T) {
 	t.Parallel()
 	idp := startIDP(t, devidp.Options{})
 	up := startEcho(t)
-	tr := startTraefik(t, idp, up, stack.Options{ExampleDir: logExample(t, "log:\n  level: WARN\n  noColor: true\n")})
+	dyn, err := stack.ExampleDynamic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := startTraefik(t, idp, up, stack.Options{Dynamic: dyn, ExampleDir: logExample(t, "log:\n  level: WARN\n  noColor: true\n")})
 	site := tr.WebURL
 	c := newClient(t)
-	c.Get(site + "/oauth2/callback?state=forged-state-0123456789&code=x") // a warning: login failed
-	c.login(idp, site, "/echo/page")                                    // an info event: filtered at WARN
+	c.Get(site + "/oauth2/callback?state=forged-state-0123456789&code=x") // signin_failed, at warn
+	c.login(idp, site, "/echo/page")                                      // signin, at info: filtered at WARN
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && !strings.Contains(tr.Logs(), "login failed") {
+	for time.Now().Before(deadline) && !strings.Contains(tr.Logs(), "sign-in failed") {
 		time.Sleep(100 * time.Millisecond)
 	}
 	line := ""
 	for _, l := range strings.Split(tr.Logs(), "\n") {
-		if strings.Contains(l, "descopeoidc[descope-login@file] login failed") {
+		if strings.Contains(l, "descopeoidc[descope-login@file] sign-in failed event=signin_failed") {
 			line = l
 		}
 	}
 	f := strings.Fields(line)
 	if len(f) < 3 || f[1] != "WRN" {
-		t.Fatalf("login failure line %q: want Traefik's timestamp and WRN", line)
+		t.Fatalf("sign-in failure line %q: want Traefik's timestamp and WRN\n%s", line, tr.Logs())
 	}
 	if _, err := time.Parse(time.RFC3339, f[0]); err != nil {
-		t.Errorf("login failure line %q: no timestamp: %v", line, err)
+		t.Errorf("sign-in failure line %q: no timestamp: %v", line, err)
 	}
+	t.Logf("in Traefik's log: %s", line)
 	if strings.Contains(tr.Logs(), "sign-in completed") || strings.Contains(tr.Logs(), "level=") {
 		t.Errorf("info events at Traefik WARN, or a raw plugin line:\n%s", tr.Logs())
 	}
