@@ -126,8 +126,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sessionHit(m, w, r, h) // a request without an Authorization header
 }
 
-// serveOwnPath serves the plugin's own paths: the callback, logout and the login entry (out of ServeHTTP, whose
-// every local each request allocates under Yaegi).
+// serveOwnPath serves the plugin's own paths: the callback, logout, the login entry and the session endpoint (out of
+// ServeHTTP, whose every local each request allocates under Yaegi).
 func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path string) {
 	switch path {
 	case m.s.callbackPath:
