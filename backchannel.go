@@ -131,7 +131,7 @@ func (m *Middleware) handleBackchannelLogout(w http.ResponseWriter, r *http.Requ
 	sid, _ := c["sid"].(string)
 	sub, _ := c["sub"].(string)
 	n := m.sm.reg.revoke(sid, sub, now, now+int64(m.s.maxAge/time.Second))
-	m.logf(levelInfo, "back-channel logout: %d cached session(s) ended, sid %t sub %t", n, sid != "", sub != "")
+	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("%d cached session(s) ended; by sid %t, by sub %t", n, sid != "", sub != ""))
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -155,7 +155,7 @@ func (m *Middleware) handleFrontchannelLogout(w http.ResponseWriter, r *http.Req
 	n := m.sm.reg.revoke(sid, "", now, now+int64(m.s.maxAge/time.Second))
 	m.sm.endSession(r) // the framing browser's own session, when it sent the cookie
 	m.sm.clearSessionCookie(w, r)
-	m.logf(levelInfo, "front-channel logout: %d cached session(s) ended", n)
+	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("front-channel: %d cached session(s) ended", n))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 }

@@ -81,6 +81,8 @@ type Config struct {
 	MaxAuthAge            string   `json:"maxAuthAge,omitempty"`            // stepup.go
 	RequireStepUp         bool     `json:"requireStepUp,omitempty"`         // stepup.go
 	SilentReauth          bool     `json:"silentReauth,omitempty"`          // silent.go
+	LogFormat             string   `json:"logFormat,omitempty"`             // events.go
+	SessionInfoPath       string   `json:"sessionInfoPath,omitempty"`       // sessioninfo.go
 	IntrospectionURL      string   `json:"introspectionURL,omitempty"`      // introspect.go
 	IntrospectionCacheTTL string   `json:"introspectionCacheTTL,omitempty"` // introspect.go
 }
@@ -173,6 +175,8 @@ type settings struct {
 	stepUp                         *stepUpRule   // requiredACR, requiredAMR, maxAuthAge, requireStepUp; nil when off: stepup.go
 	silentReauth                   bool          // silentReauth: silent.go
 	introspect                     introspection // opaque bearer tokens: introspect.go
+	logJSON                        bool          // logFormat json: logger.go, events.go
+	sessionInfoPath                string        // sessioninfo.go; "" when off
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -193,6 +197,7 @@ func newSettings(c *Config) (*settings, error) {
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveLogoutChannels, deriveClaimSources, deriveExcluded,
 		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
+		deriveLogFormat, deriveSessionInfo,
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -243,7 +248,8 @@ func expandConfigEnv(c *Config) error {
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
-		{"introspectionURL", &c.IntrospectionURL}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
+		{"introspectionURL", &c.IntrospectionURL},
+		{"logFormat", &c.LogFormat}, {"sessionInfoPath", &c.SessionInfoPath}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)
@@ -788,7 +794,7 @@ func deriveMisc(c *Config, s *settings) error {
 	default:
 		return fmt.Errorf("unauthenticated: %q is not one of auto, redirect, 401", c.Unauthenticated)
 	}
-	lvl, ok := logLevels[strings.ToLower(orDefault(c.LogLevel, "warn"))]
+	lvl, ok := logLevels[strings.ToLower(orDefault(c.LogLevel, "info"))]
 	if !ok {
 		return fmt.Errorf("logLevel: %q is not one of error, warn, info, debug", c.LogLevel)
 	}

@@ -99,6 +99,7 @@ func (m *Middleware) serveDescopeCookie(w http.ResponseWriter, r *http.Request) 
 		return false
 	}
 	if e.denied != "" {
+		m.eventRefused(r, e) // events.go
 		m.forbidden(w, r, e.denied)
 		return true
 	}

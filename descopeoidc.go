@@ -51,7 +51,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		name:    name,
 		s:       s,
 		p:       getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
-		log:     &logger{name: name, level: s.logLevel},
+		log:     &logger{name: name, level: s.logLevel, json: s.logJSON},
 		bearers: newEntryCache(maxCachedBearers),
 		now:     time.Now,
 		since:   time.Since,
@@ -128,8 +128,8 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sessionHit(m, w, r, h) // a request without an Authorization header
 }
 
-// serveOwnPath serves the plugin's own paths: the callback, logout and the login entry (out of ServeHTTP, whose
-// every local each request allocates under Yaegi).
+// serveOwnPath serves the plugin's own paths: the callback, logout, the login entry and the session endpoint (out of
+// ServeHTTP, whose every local each request allocates under Yaegi).
 func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path string) {
 	switch path {
 	case m.s.callbackPath:
@@ -140,6 +140,8 @@ func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path s
 		m.handleBackchannelLogout(w, r) // backchannel.go
 	case m.s.frontchannelPath:
 		m.handleFrontchannelLogout(w, r)
+	case m.s.sessionInfoPath:
+		m.handleSessionInfo(w, r) // sessioninfo.go
 	default:
 		m.handleLoginEntry(w, r) // loginentry.go
 	}

@@ -3,6 +3,7 @@ package descopeoidc
 import (
 	"context"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,15 +99,17 @@ func TestExcludedPathsPassThroughWithoutIdentity(t *testing.T) {
 	}
 }
 
-// captureOutput returns what fn writes to stdout and stderr (the plugin logs there).
+// captureOutput returns what fn writes to stdout, stderr and the standard logger (compiled, the plugin logs to
+// log.Writer(): logger.go).
 func captureOutput(t *testing.T, fn func()) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr := os.Stdout, os.Stderr
+	stdout, stderr, logOut := os.Stdout, os.Stderr, log.Writer()
 	os.Stdout, os.Stderr = w, w
+	log.SetOutput(w)
 	done := make(chan string)
 	go func() {
 		b, _ := io.ReadAll(r)
@@ -114,9 +117,11 @@ func captureOutput(t *testing.T, fn func()) string {
 	}()
 	defer func() {
 		os.Stdout, os.Stderr = stdout, stderr
+		log.SetOutput(logOut)
 	}()
 	fn()
 	os.Stdout, os.Stderr = stdout, stderr
+	log.SetOutput(logOut)
 	w.Close()
 	return <-done
 }

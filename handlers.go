@@ -125,6 +125,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 		return
 	}
 	if e.denied != "" {
+		m.eventRefused(r, e) // events.go
 		m.forbidden(w, r, e.denied)
 		return
 	}
@@ -353,11 +354,12 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 			claims, err = m.bearerTokens.verify(r.Context(), tok)
 		}
 		if err != nil {
-			m.logf(levelInfo, "bearer token rejected: %v", err)
 			if errors.Is(err, errProviderUnavailable) {
+				m.logf(levelWarn, "bearer token not verifiable: %v", err)
 				m.unavailable(w)
 				return
 			}
+			m.event(r, evBearerRefused, nil, err.Error()) // events.go
 			m.invalidToken(w)
 			return
 		}
@@ -378,10 +380,12 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 	}
 	if now >= e.endAt {
 		m.bearers.remove(key)
+		m.event(r, evBearerRefused, nil, "token expired") // events.go
 		m.invalidToken(w)
 		return
 	}
 	if e.denied != "" {
+		m.eventRefused(r, e) // events.go
 		m.forbidden(w, r, e.denied)
 		return
 	}
@@ -425,7 +429,6 @@ func (m *Middleware) forbidden(w http.ResponseWriter, r *http.Request, reason st
 		m.stepUpChallenge(w, r, reason[len(stepUpMark):], false)
 		return
 	}
-	m.logf(levelInfo, "access denied: %s", reason)
 	if wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		writeJSONError(w, http.StatusForbidden, "forbidden")
 		return

@@ -7,6 +7,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -112,14 +113,14 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		if state != "" {
 			m.sm.clearStateCookie(w, state)
 		}
-		m.loginFailed(w, http.StatusBadRequest, err)
+		m.loginFailed(w, r, http.StatusBadRequest, err)
 		return
 	}
 	if e := q.Get("error"); e != "" {
 		if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
 			return
 		}
-		m.logf(levelWarn, "provider returned error %q on login", truncate(e, 64))
+		m.event(r, evSignInFailed, nil, "provider returned error "+strconv.Quote(truncate(e, 64))) // events.go
 		if state != "" {
 			m.sm.clearStateCookie(w, state)
 		}
@@ -128,23 +129,23 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if state == "" || q.Get("code") == "" {
-		m.loginFailed(w, http.StatusBadRequest, errors.New("callback without state or code"))
+		m.loginFailed(w, r, http.StatusBadRequest, errors.New("callback without state or code"))
 		return
 	}
 	now := m.now()
 	sd, err := m.sm.readStateCookie(r, state, now)
 	if err != nil {
-		m.loginFailed(w, http.StatusBadRequest, err)
+		m.loginFailed(w, r, http.StatusBadRequest, err)
 		return
 	}
 	m.sm.clearStateCookie(w, state)
 	if !m.sm.states.use(state, sd.Expiry, now.Unix()) {
-		m.loginFailed(w, http.StatusBadRequest, errors.New("replayed callback: state already used"))
+		m.loginFailed(w, r, http.StatusBadRequest, errors.New("replayed callback: state already used"))
 		return
 	}
 	cookie, hint, err := m.exchange(r, sd, q.Get("code"))
 	if err != nil {
-		m.exchangeFailed(w, err)
+		m.exchangeFailed(w, r, err)
 		return
 	}
 	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
@@ -153,6 +154,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.sm.writeHint(w, r, hint)
+	m.event(r, evSignIn, m.sealedSession(cookie), "")  // events.go
 	if sd.StepUp && m.finishStepUp(w, r, sd, cookie) { // stepup.go
 		return
 	}
@@ -206,17 +208,17 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	return cookie, hint, err
 }
 
-func (m *Middleware) exchangeFailed(w http.ResponseWriter, err error) {
+func (m *Middleware) exchangeFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errProviderUnavailable) {
 		m.logf(levelWarn, "login: %v", err)
 		m.unavailable(w)
 		return
 	}
-	m.loginFailed(w, http.StatusUnauthorized, err)
+	m.loginFailed(w, r, http.StatusUnauthorized, err)
 }
 
-func (m *Middleware) loginFailed(w http.ResponseWriter, status int, err error) {
-	m.logf(levelWarn, "login failed: %v", err)
+func (m *Middleware) loginFailed(w http.ResponseWriter, r *http.Request, status int, err error) {
+	m.event(r, evSignInFailed, nil, err.Error()) // events.go
 	writePage(w, status, "Sign-in failed", "Your sign-in could not be completed. Please try again.", "/", "Try again")
 }
 
@@ -243,6 +245,7 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := m.sm.endSession(r)
+	m.event(r, evLogout, d, "") // events.go
 	m.sm.clearSessionCookie(w, r)
 	target := m.logoutTarget(r, d)
 	m.sm.clearHint(w, r)

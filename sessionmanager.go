@@ -155,10 +155,10 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
 		old.refreshAt = never
 		if sm.s.revalidate > 0 { // the provider ended the session: with sessionRevalidate it ends here at once
-			sm.log.logf(levelInfo, "refresh refused; session ended (sessionRevalidate): %v", f.err)
+			sm.log.event(nil, evRefreshRefused, e.data, "session ended (sessionRevalidate): "+f.err.Error()) // events.go
 			old.endAt = now
 		} else {
-			sm.log.logf(levelInfo, "refresh refused; session lasts until its tokens expire: %v", f.err)
+			sm.log.event(nil, evRefreshRefused, e.data, "session lasts until its tokens expire: "+f.err.Error())
 			if e.data.Expiry < old.endAt {
 				old.endAt = e.data.Expiry
 			}

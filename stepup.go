@@ -170,7 +170,9 @@ func (m *Middleware) stepUpDue(w http.ResponseWriter, r *http.Request, e *entry,
 	if e.authDeadline == 0 || now < e.authDeadline || e.denied != "" {
 		return false
 	}
-	m.stepUpChallenge(w, r, "the authentication is older than "+strconv.FormatInt(m.s.stepUp.maxAge, 10)+"s", true)
+	why := "the authentication is older than " + strconv.FormatInt(m.s.stepUp.maxAge, 10) + "s"
+	m.event(r, evStepUpRequired, e.data, why) // events.go
+	m.stepUpChallenge(w, r, why, true)
 	return true
 }
 
@@ -178,9 +180,8 @@ func (m *Middleware) stepUpDue(w http.ResponseWriter, r *http.Request, e *entry,
 // with acr_values/max_age (prompt=login when too old) for browsers, which come back to the same URL.
 func (m *Middleware) stepUpChallenge(w http.ResponseWriter, r *http.Request, why string, tooOld bool) {
 	if strings.HasPrefix(why, stepUpAgeMark) {
-		why, tooOld = why[len(stepUpAgeMark):], true
+		tooOld = true
 	}
-	m.logf(levelInfo, "step-up required: %s", why)
 	if m.s.unauthMode == mode401 || wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", m.s.stepUp.challenge(tooOld))
 		writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")
@@ -262,16 +263,19 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 // short, the browser gets a 403 page instead of going back to where it would be sent to the provider again (no
 // loop). It reports whether it answered.
 func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *stateData, cookie string) bool {
-	m.sm.endSession(r)
+	upgraded := m.sm.endSession(r) != nil // the session it replaces, if any, ends
 	d, err := m.sm.openSession(cookie)
 	if err != nil {
 		return false
 	}
 	why := stateRule(sd).unmet(d.Claims, m.now().Unix())
 	if why == "" {
+		if upgraded { // a session was stepped up (not a first login through this middleware)
+			m.event(r, evStepUpAchieved, d, "")
+		}
 		return false
 	}
-	m.logf(levelWarn, "step-up not achieved after the provider's answer: %s", strings.TrimPrefix(why, stepUpAgeMark))
+	m.event(r, evDenied, d, "step-up not achieved after the provider's answer: "+strings.TrimPrefix(why, stepUpAgeMark))
 	writePage(w, http.StatusForbidden, "Stronger sign-in required",
 		"You are signed in, but this page needs a stronger or more recent sign-in than the one you completed.",
 		sd.Target, "Try again")
