@@ -114,6 +114,10 @@ func (p *OIDCProvider) config(keys []string) map[string]any {
 		if p.opts.PostLogoutRedirectURI != "" {
 			c["post_logout_redirect_uris"] = []string{p.opts.PostLogoutRedirectURI}
 		}
+		if p.opts.BackchannelLogoutURI != "" {
+			c["backchannel_logout_uri"] = p.opts.BackchannelLogoutURI
+			c["backchannel_logout_session_required"] = true
+		}
 		clients = append(clients, c)
 	}
 	return map[string]any{

@@ -18,6 +18,10 @@ type Options struct {
 	RedirectURI string
 	// PostLogoutRedirectURI is registered exactly as an allowed post_logout_redirect_uri (where it applies).
 	PostLogoutRedirectURI string
+	// BackchannelLogoutURI is registered as the client's backchannel_logout_uri, with
+	// backchannel_logout_session_required (sid in ID and logout tokens), where the provider supports it
+	// (oidc-provider); "" registers none.
+	BackchannelLogoutURI string
 	// TokenTTL is the lifetime of ID and access tokens; 0 means the provider's default. Refresh scenarios use a few
 	// seconds (a provider whose minimum is higher says so in Capabilities.MinTokenTTL).
 	TokenTTL time.Duration

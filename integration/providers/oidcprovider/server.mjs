@@ -3,7 +3,7 @@
 //
 //   { "issuer": "http://127.0.0.1:GATE", "ttl": 5, "resource": "https://api.example.test",
 //     "clients": [{ "client_id", "client_secret", "redirect_uris", "post_logout_redirect_uris",
-//                   "id_token_signed_response_alg" }],
+//                   "id_token_signed_response_alg", "backchannel_logout_uri", "backchannel_logout_session_required" }],
 //     "user": { "sub", "username", "password", "email", "name" },
 //     "keys": ["-----BEGIN PRIVATE KEY-----...", ...] }
 //
@@ -35,7 +35,15 @@ const account = {
   },
 };
 
+// The clients' registered back-channel logout URIs: oidc-provider's outgoing requests refuse loopback and private
+// addresses (SSRF protection), and the plugin under test listens on loopback; only these exact URIs are let through.
+const backchannelURIs = new Set(cfg.clients.map((c) => c.backchannel_logout_uri).filter(Boolean));
+
 const configuration = {
+  fetch: (url, options) => {
+    if (backchannelURIs.has(String(url))) delete options.dispatcher;
+    return globalThis.fetch(url, options);
+  },
   clients: cfg.clients.map((c) => ({
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
@@ -72,6 +80,9 @@ const configuration = {
     // RFC 7662: the plugin introspects the opaque access tokens (those issued without a resource indicator).
     introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // OpenID Connect Back-Channel Logout 1.0: a logout at the provider POSTs a logout_token to every client of the
+    // session that registered a backchannel_logout_uri (the plugin's backchannelLogoutPath).
+    backchannelLogout: { enabled: true },
     // RFC 8707: an authorization request with resource=<cfg.resource> gets an RFC 9068 JWT access token for that
     // API (typ at+jwt, client_id, aud = the resource); without one, the access token is opaque and is for userinfo.
     resourceIndicators: {
@@ -93,6 +104,9 @@ const configuration = {
 };
 
 const provider = new Provider(cfg.issuer, configuration);
+// Back-channel logout outcomes, for the tests' diagnostics (providers.OIDCProvider.Output).
+provider.on('backchannel.success', (_ctx, client) => console.log(`backchannel logout sent to ${client.clientId}`));
+provider.on('backchannel.error', (_ctx, err, client) => console.log(`backchannel logout to ${client.clientId} failed: ${err.message}`));
 
 const page = (title, body) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>
 <body><h1>${title}</h1>${body}</body></html>`;
