@@ -245,7 +245,7 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 			kept[k] = v
 		}
 	}
-	for _, k := range accessTokenAuthClaims(sd, idClaims) {
+	for _, k := range accessTokenAuthClaims(sd, idClaims, contains(m.s.sources.order, sourceAccessToken)) {
 		if at, err := m.verifyClaimsSource(ctx, accessToken); err == nil && at["sub"] == kept["sub"] {
 			if v, ok := at[k]; ok {
 				kept[k] = v
@@ -256,10 +256,11 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 
 // accessTokenAuthClaims are the claims a step-up login's rule reads that the ID token lacks and the verified JWT
 // access token may hold: Descope documents amr and su on its session token (the access token), not on the ID token
-// (docs.descope.com/session-management/session-validation, "session JWT" claims).
-func accessTokenAuthClaims(sd *stateData, idClaims map[string]any) []string {
+// (docs.descope.com/session-management/session-validation, "session JWT" claims). amr is read there when claimsFrom
+// lists accessToken (the default); su always was.
+func accessTokenAuthClaims(sd *stateData, idClaims map[string]any, amrFromAccessToken bool) []string {
 	var out []string
-	if _, ok := idClaims["amr"]; !ok && len(sd.NeedAMR) > 0 {
+	if _, ok := idClaims["amr"]; !ok && len(sd.NeedAMR) > 0 && amrFromAccessToken {
 		out = append(out, "amr")
 	}
 	if _, ok := idClaims["su"]; !ok && sd.NeedSU {
