@@ -25,6 +25,12 @@ func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) 
 	if s.opts.AZPClaim {
 		c["azp"] = s.opts.ProjectID
 	}
+	if s.opts.Descope.TenantOnly {
+		tenantOnly(c)
+	}
+	if s.opts.Descope.NoSessionAudience {
+		delete(c, "aud")
+	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", err
