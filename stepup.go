@@ -245,11 +245,17 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 			kept[k] = v
 		}
 	}
-	for _, k := range accessTokenAuthClaims(sd, idClaims, contains(m.s.sources.order, sourceAccessToken)) {
-		if at, err := m.verifyClaimsSource(ctx, accessToken); err == nil && at["sub"] == kept["sub"] {
-			if v, ok := at[k]; ok {
-				kept[k] = v
-			}
+	names := accessTokenAuthClaims(sd, idClaims, contains(m.s.sources.order, sourceAccessToken))
+	if len(names) == 0 {
+		return
+	}
+	at, err := m.verifyClaimsSource(ctx, accessToken)
+	if err != nil || at["sub"] != kept["sub"] {
+		return
+	}
+	for _, k := range names {
+		if v, ok := at[k]; ok {
+			kept[k] = v
 		}
 	}
 }

@@ -23,7 +23,9 @@ func StartDevIDP(o Options) (Provider, error) { return startDevIDP(o, "") }
 // with the bare project ID as iss and no aud, the tenantOnly schema, an OIDC app's client ID with two audiences and
 // no azp, JWT refresh tokens, Descope's error envelope, issuer <base>/v1/apps/<ProjectID>); the plugin is
 // configured with projectID, requireAZP false and allowMissingAudience.
-func StartDevIDPStrict(o Options) (Provider, error) { return startDevIDP(o, devidp.ProfileDescopeStrict) }
+func StartDevIDPStrict(o Options) (Provider, error) {
+	return startDevIDP(o, devidp.ProfileDescopeStrict)
+}
 
 func startDevIDP(o Options, profile string) (Provider, error) {
 	if o.RedirectURI == "" {
@@ -59,17 +61,17 @@ func (p *devIDP) Name() string {
 	}
 	return "devidp"
 }
-func (p *devIDP) Issuer() string               { return p.idp.Issuer() }
-func (p *devIDP) ClientID() string             { return p.idp.ClientID() }
-func (p *devIDP) ClientSecret() string         { return p.idp.ClientSecret() }
-func (p *devIDP) Scopes() []string             { return []string{"openid", "profile", "email", "offline_access"} }
+func (p *devIDP) Issuer() string       { return p.idp.Issuer() }
+func (p *devIDP) ClientID() string     { return p.idp.ClientID() }
+func (p *devIDP) ClientSecret() string { return p.idp.ClientSecret() }
+func (p *devIDP) Scopes() []string     { return []string{"openid", "profile", "email", "offline_access"} }
 func (p *devIDP) PluginConfig() map[string]any {
 	if p.profile == "" {
 		return map[string]any{}
 	}
 	return map[string]any{"projectID": p.idp.ProjectID(), "requireAZP": "false", "allowMissingAudience": "true"}
 }
-func (p *devIDP) Gate() *Gate                  { return p.gate }
+func (p *devIDP) Gate() *Gate { return p.gate }
 
 func (p *devIDP) User() User {
 	u := devidp.DemoUser()

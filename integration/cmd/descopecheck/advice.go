@@ -55,6 +55,12 @@ func audienceAdvice(c map[string]any, d derived, idToken bool) []string {
 		return []string{"no aud in an ID token: no setting accepts it (OpenID Connect requires aud)"}
 	case len(aud) == 0:
 		return []string{"no aud: set allowMissingAudience: true (accepted only from the project's own issuers; any of the project's session tokens is then accepted by this service, whatever app it was issued for)"}
+	case len(aud) == 2 && d.clientID == d.project && contains(aud, d.project):
+		app := aud[0]
+		if app == d.project {
+			app = aud[1]
+		}
+		return []string{fmt.Sprintf("aud %v is a Descope app's [projectID, clientID]: set clientID: %s (and requireAZP: false when there is no azp)", aud, app)}
 	case !contains(aud, d.clientID):
 		return []string{fmt.Sprintf("aud %v lacks the clientID %q: set clientID to the app's client ID (an OIDC app) or bearerAudiences: %v", aud, d.clientID, aud)}
 	case len(aud) > 1 && !azp && idToken:
