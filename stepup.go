@@ -245,6 +245,9 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 			kept[k] = v
 		}
 	}
+	if v, ok := idClaims["su"]; ok && sd.NeedSU {
+		kept["su"] = v
+	}
 	names := accessTokenAuthClaims(sd, idClaims, contains(m.s.sources.order, sourceAccessToken))
 	if len(names) == 0 {
 		return
@@ -262,8 +265,8 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 
 // accessTokenAuthClaims are the claims a step-up login's rule reads that the ID token lacks and the verified JWT
 // access token may hold: Descope documents amr and su on its session token (the access token), not on the ID token
-// (docs.descope.com/session-management/session-validation, "session JWT" claims). amr is read there when claimsFrom
-// lists accessToken (the default); su always was.
+// (issue 19, from Descope's session-JWT documentation). amr is read there when claimsFrom lists accessToken (the
+// default); su always was.
 func accessTokenAuthClaims(sd *stateData, idClaims map[string]any, amrFromAccessToken bool) []string {
 	var out []string
 	if _, ok := idClaims["amr"]; !ok && len(sd.NeedAMR) > 0 && amrFromAccessToken {

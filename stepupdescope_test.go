@@ -59,3 +59,27 @@ func TestStepUpMaxAuthAgeWithoutAuthTime(t *testing.T) {
 		t.Errorf("after re-authentication: status %d upstream %d, want 200 and 2 upstream calls", rec.Code, up.count())
 	}
 }
+
+// requireStepUp with the callback at a middleware without the rule (its session keeps no su of its own): su is
+// taken from the ID token when it has one, else from the verified access token; amr likewise from the access token.
+func TestStepUpClaimsAtAnotherMiddleware(t *testing.T) {
+	for name, set := range map[string]func(f *fakeIdP){
+		"su on the ID token":     func(f *fakeIdP) { f.extraClaims = map[string]any{"su": true, "amr": []string{"mfa"}} },
+		"su on the access token": func(f *fakeIdP) { f.atClaims = map[string]any{"su": true, "amr": []string{"mfa"}, "aud": testClientID} },
+	} {
+		f := newFakeIdP(t)
+		f.set(set)
+		plain, _ := newMW(t, f, f.config())
+		m, up, b := stepUpMW(t, f, func(c *Config) { c.RequireStepUp, c.RequiredAMR = true, []string{"mfa"} })
+		rec := b.get("/admin")
+		b.m = plain
+		if cb := b.get(b.authorize(rec.Header().Get("Location"))); cb.Code != http.StatusFound {
+			t.Errorf("%s: callback at the plain middleware %d, want 302", name, cb.Code)
+			continue
+		}
+		b.m = m
+		if rec := b.get("/admin"); rec.Code != http.StatusOK || up.count() != 1 {
+			t.Errorf("%s: status %d upstream %d, want 200", name, rec.Code, up.count())
+		}
+	}
+}
