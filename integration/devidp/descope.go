@@ -43,12 +43,18 @@ type Descope struct {
 	ErrorStatus   int
 	// AppsIssuer publishes the issuer, discovery and JWKS under <base>/v1/apps/<ProjectID>, as Descope's OIDC apps.
 	AppsIssuer bool
+	// TemplateClaimsNeedScope: the JWT template's claims (AZPClaim's azp) reach the ID and access tokens only when the
+	// authorization asked for the scope descope.custom_claims, as users of Descope report (issue 19 item 6).
+	TemplateClaimsNeedScope bool
 }
 
 // ProfileDescopeStrict is the Options.Profile that turns every Descope mode on, with an OIDC app's own client ID
 // (ID and access tokens then have aud [ProjectID, ClientID] and no azp), no azp template and 10-minute session
 // tokens (Descope's default) unless a lifetime is set.
 const ProfileDescopeStrict = "descope-strict"
+
+// ScopeCustomClaims is Descope's scope for the claims of the project's JWT template.
+const ScopeCustomClaims = "descope.custom_claims"
 
 // StrictClientID is the client ID of the OIDC app in the descope-strict profile.
 const StrictClientID = "devidp-oidc-app"
@@ -86,8 +92,14 @@ func (a *aliases) original(v string) string {
 // shapeTokens reshapes a token response as Descope's: the access token (SessionIssuer, NoSessionAudience,
 // SessionTokens, TenantOnly, AuthOnSessionToken, two audiences), the ID token, and a JWT refresh token.
 func (s *Server) shapeTokens(tr *oidc.AccessTokenResponse) error {
+	noTemplate := s.opts.Descope.TemplateClaimsNeedScope && !slices.Contains(tr.Scope, ScopeCustomClaims)
 	if strings.Count(tr.AccessToken, ".") == 2 {
-		shaped, err := s.storage.keys.resignWith(tr.AccessToken, s.shapeAccessClaims)
+		shaped, err := s.storage.keys.resignWith(tr.AccessToken, func(c map[string]any) {
+			s.shapeAccessClaims(c)
+			if noTemplate {
+				delete(c, "azp")
+			}
+		})
 		if err != nil {
 			return err
 		}
@@ -95,7 +107,12 @@ func (s *Server) shapeTokens(tr *oidc.AccessTokenResponse) error {
 		tr.AccessToken = shaped
 	}
 	if tr.IDToken != "" {
-		idToken, err := s.storage.keys.resignWith(tr.IDToken, s.shapeIDClaims)
+		idToken, err := s.storage.keys.resignWith(tr.IDToken, func(c map[string]any) {
+			s.shapeIDClaims(c)
+			if noTemplate {
+				delete(c, "azp")
+			}
+		})
 		if err != nil {
 			return err
 		}

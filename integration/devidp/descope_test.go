@@ -120,3 +120,22 @@ func TestDescopeSessionIssuers(t *testing.T) {
 		}
 	}
 }
+
+// TemplateClaimsNeedScope: the template's azp only when descope.custom_claims was asked for.
+func TestDescopeTemplateClaimsNeedScope(t *testing.T) {
+	t.Parallel()
+	s := StartForTest(t, Options{AZPClaim: true, Descope: Descope{TemplateClaimsNeedScope: true}})
+	for scope, want := range map[string]bool{"openid email": false, "openid email " + ScopeCustomClaims: true} {
+		p := newAuthParams()
+		p.scope = scope
+		tr := exchangeCode(t, s, p, login(t, s, p), true)
+		_, id := verifyJWT(t, s, tr.IDToken)
+		_, at := verifyJWT(t, s, tr.AccessToken)
+		if _, got := id["azp"]; got != want {
+			t.Errorf("scope %q: ID token azp present %v, want %v", scope, got, want)
+		}
+		if _, got := at["azp"]; got != want {
+			t.Errorf("scope %q: access token azp present %v, want %v", scope, got, want)
+		}
+	}
+}

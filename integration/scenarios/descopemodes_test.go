@@ -124,3 +124,22 @@ func TestDescopeAppTwoAudiences(t *testing.T) {
 		}
 	})
 }
+
+// Item 6: the JWT template's azp reaches the ID token only with descope.custom_claims; with projectID and no
+// scopes the plugin asks for it, so the quick start (azp template, requireAZP on) signs in.
+func TestDescopeDefaultScopes(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true, Descope: devidp.Descope{TemplateClaimsNeedScope: true}})
+		cfg := descopeConfig(idp, map[string]any{"requireAZP": "true"})
+		delete(cfg, "scopes")
+		e := newEnv(t, tg, idp, cfg)
+		if er := e.browser().mustLogin("/app"); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Errorf("default scopes: user %q", er.Headers["X-Forwarded-User"])
+		}
+		cfg["scopes"] = "openid,profile,email"
+		narrow := newEnv(t, tg, idp, cfg)
+		if cb := narrow.browser().login("/app"); cb.Status != http.StatusUnauthorized {
+			t.Errorf("scopes without descope.custom_claims: callback %d, want 401 (azp missing)", cb.Status)
+		}
+	})
+}
