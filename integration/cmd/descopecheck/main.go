@@ -55,5 +55,9 @@ func run(args []string, stdin io.Reader, out io.Writer, getenv func(string) stri
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	if strings.TrimSpace(raw) == "" {
+		fmt.Fprintln(out, "\n(no token on stdin)")
+		return nil
+	}
 	return explainToken(out, strings.TrimSpace(raw), d, docs)
 }
