@@ -17,12 +17,14 @@ FUZZTIME ?= 15s
 # Go test flags for the integration module (the race detector is on everywhere).
 ITEST_FLAGS ?= -race -count=1 -timeout 40m
 
-.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules kube clean matrix
+.PHONY: help demo test check unit integration fuzz e2e bench deps traefik providers node_modules kube clean matrix descope-check
 
 help:
 	@echo "make demo   - run the demo (Traefik + plugin + echo + local OIDC provider; Descope with DESCOPE_PROJECT_ID/DESCOPE_ACCESS_KEY)"
 	@echo "make test   - run all tests (installs chromium and wrk with apt-get when missing)"
 	@echo "make bench  - load benchmark through the real Traefik (wrk)"
+	@echo "make descope-check DESCOPE_PROJECT_ID=... [DESCOPE_ACCESS_KEY=...] [OIDC_ISSUER=...] [< token]"
+	@echo "             - check a Descope project (discovery, keys, a pasted token) against what the plugin expects"
 
 # Traefik v3.6.12 is built from the Go module proxy by the integration module (it pins its replace/exclude lines),
 # statically (CGO_ENABLED=0): the same binary runs on the host and in the FROM-scratch images of examples/compose.
@@ -59,6 +61,12 @@ demo:
 	@rc=0; TRAEFIK='$(DEMO_TRAEFIK)' bin/demo -traefik-check || rc=$$?; \
 		if [ $$rc -eq 10 ]; then $(MAKE) --no-print-directory $(TRAEFIK); elif [ $$rc -ne 0 ]; then exit $$rc; fi
 	@cd integration && TRAEFIK='$(DEMO_TRAEFIK)' exec ../bin/demo
+
+# The setup check for a real Descope project (integration/cmd/descopecheck): the variables are read from the
+# environment by the tool (the access key is never on a command line); a token piped on stdin is explained too.
+descope-check:
+	@cd integration && $(GO) build -o ../bin/descopecheck ./cmd/descopecheck
+	@if [ -t 0 ]; then bin/descopecheck; else bin/descopecheck -token; fi
 
 # kube-apiserver and kubectl (k8s.io/kubernetes v1.34.4) for the examples/kubernetes test, from their own wrapper
 # module (.ci/tools/kube) so k8s.io/kubernetes stays out of integration/go.mod. Cold: ~3 min and ~2.4 GB of build cache.

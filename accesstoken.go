@@ -19,6 +19,7 @@ type accessTokenVerifier struct {
 	audiences     []string // bearerAudiences, default the client ID
 	clients       []string // bearerClients, default the client ID: azp or client_id, when present, must be one of them
 	requireClient bool     // bearerClients was configured: azp or client_id must be present
+	noAudIssuers  []string // allowMissingAudience: tokens of these issuers (the project's own) may have no aud
 	leeway        time.Duration
 	now           func() time.Time
 }
@@ -54,7 +55,7 @@ func (v *accessTokenVerifier) checkClaims(t *jws) error {
 	if err := checkIssuer(c, v.issuers); err != nil {
 		return err
 	}
-	if _, err := checkAudience(c, v.audiences); err != nil {
+	if err := v.checkAudience(c); err != nil {
 		return err
 	}
 	if err := v.checkClient(c); err != nil {
@@ -64,6 +65,19 @@ func (v *accessTokenVerifier) checkClaims(t *jws) error {
 		return err
 	}
 	return checkSubject(c)
+}
+
+// checkAudience: aud must name one of the accepted audiences; with allowMissingAudience a token from one of the
+// project's own issuers may have no aud at all (Descope's session tokens of older projects: the session-JWT
+// documentation lists no aud). An aud that is present is always checked.
+func (v *accessTokenVerifier) checkAudience(c map[string]any) error {
+	if _, present := c["aud"]; !present && len(v.noAudIssuers) > 0 {
+		if iss, _ := c["iss"].(string); contains(v.noAudIssuers, iss) {
+			return nil
+		}
+	}
+	_, err := checkAudience(c, v.audiences)
+	return err
 }
 
 // checkClient: every client claim present (azp, client_id of RFC 9068) must name an accepted client; with

@@ -96,7 +96,7 @@ func TestAccessTokenVerifierFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	dv := h.(*Middleware).bearerTokens
-	if fmt.Sprint(dv.issuers) != "[https://api.descope.com/P2abc P2abc]" || !dv.requireClient || fmt.Sprint(dv.clients) != "[cli]" {
+	if fmt.Sprint(dv.issuers) != "[https://api.descope.com/P2abc P2abc https://api.descope.com/v1/apps/P2abc]" || !dv.requireClient || fmt.Sprint(dv.clients) != "[cli]" {
 		t.Errorf("Descope: issuers %q clients %q (required %v)", dv.issuers, dv.clients, dv.requireClient)
 	}
 	forgetProvider("https://api.descope.com/P2abc")

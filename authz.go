@@ -83,9 +83,8 @@ func (a *authzRules) check(c map[string]any) error {
 				return errors.New("no current tenant (dct claim) in the token")
 			}
 		}
-		t, ok := lookup(c, []string{"tenants", tid})
-		scope, _ = t.(map[string]any)
-		if !ok || scope == nil {
+		scope = tenantScope(c, tid)
+		if scope == nil {
 			return fmt.Errorf("user is not a member of tenant %q", tid)
 		}
 	}
@@ -101,6 +100,22 @@ func (a *authzRules) check(c map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// tenantScope is where tenant tid's roles and permissions are: tenants.<tid>, or, in Descope's "tenantOnly" JWT
+// schema (no tenants claim, the current tenant's roles and permissions at the root), the root when tid is the
+// current tenant (dct). As Descope's go-sdk does: descope/internal/auth/auth.go (the "dct" claim without the
+// "tenants" claim) and descope/types.go IsPermittedPerTenant. Nil when the user is not a member.
+func tenantScope(c map[string]any, tid string) map[string]any {
+	if _, has := c["tenants"]; !has {
+		if dct, _ := c["dct"].(string); dct != "" && dct == tid {
+			return c
+		}
+		return nil
+	}
+	t, _ := lookup(c, []string{"tenants", tid})
+	scope, _ := t.(map[string]any)
+	return scope
 }
 
 func (a *authzRules) mode() string {

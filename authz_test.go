@@ -94,6 +94,13 @@ func TestAuthzTenant(t *testing.T) {
 		{"dct names a tenant the user is not in", "dct", nil, nil, `{"dct":"T7","tenants":{"T1":{}}}`, `tenant "T7"`},
 		{"no tenants claim", "T1", nil, nil, `{"roles":["viewer"]}`, "not a member"},
 		{"tenant entry not an object", "T1", nil, nil, `{"tenants":{"T1":["viewer"]}}`, "not a member"},
+		// Descope's tenantOnly JWT schema (issue 19 item 4): no tenants claim, the current tenant's roles and
+		// permissions at the root; read them as go-sdk does when the tenant asked for is the current one.
+		{"tenantOnly: dct, root roles", "dct", []string{"admin"}, []string{"write"}, `{"dct":"T2","roles":["admin"],"permissions":["write"]}`, ""},
+		{"tenantOnly: tenant ID = dct", "T2", []string{"admin"}, nil, `{"dct":"T2","roles":["admin"]}`, ""},
+		{"tenantOnly: root lacks the role", "dct", []string{"owner"}, nil, `{"dct":"T2","roles":["admin"]}`, "required roles"},
+		{"tenantOnly: another tenant", "T1", nil, nil, `{"dct":"T2","roles":["admin"]}`, `not a member of tenant "T1"`},
+		{"tenants present: root roles stay the project's", "dct", []string{"admin"}, nil, `{"dct":"T2","roles":["admin"],"tenants":{"T2":{"roles":[]}}}`, "required roles"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,6 +57,7 @@ type Config struct {
 	BearerAudiences         []string          `json:"bearerAudiences,omitempty"`
 	BearerClients           []string          `json:"bearerClients,omitempty"`
 	AcceptedIssuers         []string          `json:"acceptedIssuers,omitempty"`
+	AllowMissingAudience    bool              `json:"allowMissingAudience,omitempty"`
 	RequiredRoles           []string          `json:"requiredRoles,omitempty"`
 	RequiredPermissions     []string          `json:"requiredPermissions,omitempty"`
 	RequiredMatch           string            `json:"requiredMatch,omitempty"`
@@ -158,6 +159,8 @@ type settings struct {
 	bearerClients                  []string
 	requireBearerClient            bool // bearerClients was configured: azp or client_id must be present
 	bearerIssuers                  []string
+	projectIssuers                 []string // the issuer and, with projectID, Descope's issuer forms on its host
+	allowMissingAud                bool     // allowMissingAudience: a token of projectIssuers may have no aud
 	projectID                      string
 	authMaxAge                     time.Duration // from authParams.max_age: ID tokens need a recent auth_time
 	authz                          *authzRules
@@ -298,11 +301,11 @@ func deriveIdentity(c *Config, s *settings) error {
 	s.clientID = c.ClientID
 	s.projectID = c.ProjectID
 	if c.ProjectID != "" {
-		if strings.ContainsAny(c.ProjectID, "/?#: ") {
-			return fmt.Errorf("projectID: %q is not a Descope project ID", c.ProjectID)
+		if err := validProjectID(c.ProjectID); err != nil {
+			return fmt.Errorf("projectID: %q is %v", c.ProjectID, err)
 		}
 		if s.issuer == "" {
-			s.issuer = descopeBaseURL + c.ProjectID
+			s.issuer = descopeBase(c.ProjectID) + c.ProjectID // regional hosts: descopeproject.go
 		}
 		if s.clientID == "" {
 			s.clientID = c.ProjectID
@@ -615,7 +618,7 @@ func deriveScopes(c *Config, s *settings) error {
 	seen := map[string]bool{"openid": true}
 	list := c.Scopes
 	if len(list) == 0 {
-		list = []string{"profile", "email"}
+		list = defaultScopes(c.ProjectID) // descopeproject.go
 	}
 	for _, item := range list {
 		for _, sc := range strings.Fields(strings.ReplaceAll(item, ",", " ")) {
@@ -727,14 +730,13 @@ func deriveBearer(c *Config, s *settings) error {
 	if !s.requireBearerClient {
 		s.bearerClients = []string{s.clientID}
 	}
-	s.bearerIssuers = []string{s.issuer}
-	if s.projectID != "" && s.projectID != s.issuer {
-		s.bearerIssuers = append(s.bearerIssuers, s.projectID) // Descope's session token: iss is the bare project ID
-	}
-	for _, iss := range nonEmpty(c.AcceptedIssuers) {
-		if !contains(s.bearerIssuers, iss) {
-			s.bearerIssuers = append(s.bearerIssuers, iss)
-		}
+	// Descope's session token: iss is the bare project ID or a URL of the project on the issuer's host
+	// (descopeproject.go); allowMissingAudience applies to these issuers only, never to acceptedIssuers.
+	s.projectIssuers = appendNew([]string{s.issuer}, projectIssuers(s.issuer, s.projectID)...)
+	s.bearerIssuers = appendNew(append([]string(nil), s.projectIssuers...), nonEmpty(c.AcceptedIssuers)...)
+	s.allowMissingAud = c.AllowMissingAudience
+	if s.allowMissingAud && s.projectID == "" {
+		return errors.New("allowMissingAudience: requires projectID (it accepts Descope session tokens without aud from the project's own issuers only)")
 	}
 	return nil
 }

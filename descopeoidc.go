@@ -79,6 +79,12 @@ func (m *Middleware) buildVerifiers() {
 		leeway: s.leeway, maxAge: s.authMaxAge, now: now}
 	m.bearerTokens = &accessTokenVerifier{keys: m.p, issuers: s.bearerIssuers, audiences: s.bearerAudiences,
 		clients: s.bearerClients, requireClient: s.requireBearerClient, leeway: s.leeway, now: now}
+	if s.allowMissingAud {
+		m.bearerTokens.noAudIssuers = s.projectIssuers
+	}
+	if s.projectID != "" && s.projectID != s.clientID {
+		m.idTokens.trustedAud = []string{s.projectID} // Descope's OIDC apps: aud [projectID, clientID]
+	}
 	m.claimsSource = &claimsSourceVerifier{keys: m.p, issuers: s.bearerIssuers, leeway: s.leeway, now: now}
 	m.logoutTokens = &logoutTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, leeway: s.leeway, now: now}
 }

@@ -16,6 +16,7 @@ type idTokenVerifier struct {
 	issuer     string
 	clientID   string
 	requireAZP bool          // azp must be present (Descope adds it only through a JWT template)
+	trustedAud []string      // further audiences the client trusts (the Descope project of an app's client ID)
 	leeway     time.Duration // clock skew allowed on exp, iat, nbf and auth_time
 	maxAge     time.Duration // > 0: max_age was requested, auth_time is required and must be that recent
 	now        func() time.Time
@@ -75,10 +76,23 @@ func (v *idTokenVerifier) checkAZP(c map[string]any, aud []string) error {
 	if present && azp != v.clientID {
 		return fmt.Errorf("azp mismatch: expected %q, got %s", v.clientID, shown(azp))
 	}
-	if !present && len(aud) > 1 {
+	if !present && len(aud) > 1 && !v.othersTrusted(aud) {
 		return fmt.Errorf("azp claim missing while the token has %d audiences (expected azp %q)", len(aud), v.clientID)
 	}
 	return nil
+}
+
+// othersTrusted: every audience besides the client ID is one the client trusts. OpenID Connect Core 3.1.3.7 items 3
+// and 4: an ID token with audiences the client does not trust is rejected; with several, azp SHOULD be present. A
+// Descope OIDC or inbound app's token has aud [projectID, clientID] and no azp: with projectID set, the project is
+// trusted (it is the issuer's own project), so such a token passes when requireAZP is false.
+func (v *idTokenVerifier) othersTrusted(aud []string) bool {
+	for _, a := range aud {
+		if a != v.clientID && !contains(v.trustedAud, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAuthTime: with max_age requested, auth_time is required and no older than max_age (Core 3.1.3.7 item 13).

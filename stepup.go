@@ -246,16 +246,37 @@ func (m *Middleware) addStepUpClaims(ctx context.Context, sd *stateData, kept, i
 			kept[k] = v
 		}
 	}
-	if !sd.NeedSU {
+	if v, ok := idClaims["su"]; ok && sd.NeedSU {
+		kept["su"] = v
+	}
+	names := accessTokenAuthClaims(sd, idClaims, contains(m.s.sources.order, sourceAccessToken))
+	if len(names) == 0 {
 		return
 	}
-	if v, ok := idClaims["su"]; ok {
-		kept["su"] = v
-	} else if at, err := m.verifyClaimsSource(ctx, accessToken); err == nil && at["sub"] == kept["sub"] {
-		if v, ok := at["su"]; ok {
-			kept["su"] = v
+	at, err := m.verifyClaimsSource(ctx, accessToken)
+	if err != nil || at["sub"] != kept["sub"] {
+		return
+	}
+	for _, k := range names {
+		if v, ok := at[k]; ok {
+			kept[k] = v
 		}
 	}
+}
+
+// accessTokenAuthClaims are the claims a step-up login's rule reads that the ID token lacks and the verified JWT
+// access token may hold: Descope documents amr and su on its session token (the access token), not on the ID token
+// (issue 19, from Descope's session-JWT documentation). amr is read there when claimsFrom lists accessToken (the
+// default); su always was.
+func accessTokenAuthClaims(sd *stateData, idClaims map[string]any, amrFromAccessToken bool) []string {
+	var out []string
+	if _, ok := idClaims["amr"]; !ok && len(sd.NeedAMR) > 0 && amrFromAccessToken {
+		out = append(out, "amr")
+	}
+	if _, ok := idClaims["su"]; !ok && sd.NeedSU {
+		out = append(out, "su")
+	}
+	return out
 }
 
 // finishStepUp runs at the callback of a login this middleware started with its step-up rule, after the new session
@@ -287,12 +308,20 @@ var errAuthTimeMissing = errors.New("id token has no auth_time although max_age 
 
 // checkStepUpIDToken is the callback's check of the ID token of a step-up login: auth_time is required when
 // max_age was sent.
+//
+// Descope's authorize endpoint takes no max_age and its ID token carries no auth_time: with projectID set, an ID
+// token without auth_time counts as authenticated when the login started (the state's creation), which is what the
+// session's age is then measured from. That trusts the provider to have authenticated the user during this login
+// (a step-up for age sends prompt=login), as README "Step-up per route" says.
 func (m *Middleware) checkStepUpIDToken(sd *stateData, idClaims map[string]any) error {
 	if !sd.StepUp || sd.NeedAge == 0 {
 		return nil
 	}
 	if _, ok := numericDate(idClaims["auth_time"]); !ok {
-		return errAuthTimeMissing
+		if m.s.projectID == "" {
+			return errAuthTimeMissing
+		}
+		idClaims["auth_time"] = float64(sd.Expiry - int64(stateTTL/time.Second))
 	}
 	return nil
 }

@@ -103,7 +103,11 @@ func (s *storage) setUserinfo(ui *oidc.UserInfo, sub string, kind int) error {
 		}
 	}
 	if kind == forIntrospection || !s.opts.AuthzInAccessTokenOnly {
-		for k, v := range authzClaims(u) {
+		c := authzClaims(u)
+		if s.opts.Descope.TenantOnly {
+			tenantOnly(c) // the project's JWT schema shapes every answer (descope.go)
+		}
+		for k, v := range c {
 			ui.AppendClaims(k, v)
 		}
 	}

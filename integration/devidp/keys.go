@@ -1,6 +1,7 @@
 package devidp
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -138,4 +139,31 @@ func (r *keyRing) byID(kid string) *signingKey {
 		}
 	}
 	return nil
+}
+
+// resignWith decodes a JWT issued by this ring, lets edit change its claims and signs it again with the same key.
+func (r *keyRing) resignWith(token string, edit func(map[string]any)) (string, error) {
+	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{r.alg})
+	if err != nil {
+		return "", err
+	}
+	key := r.byID(jws.Signatures[0].Header.KeyID)
+	if key == nil {
+		return "", errors.New("unknown signing key")
+	}
+	payload, err := jws.Verify(key.key.Public())
+	if err != nil {
+		return "", err
+	}
+	m := map[string]any{}
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber() // exp, iat and auth_time stay integers
+	if err := d.Decode(&m); err != nil {
+		return "", err
+	}
+	edit(m)
+	if payload, err = json.Marshal(m); err != nil {
+		return "", err
+	}
+	return sign(key, payload)
 }

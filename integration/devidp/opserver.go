@@ -48,20 +48,45 @@ func (o *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	if err != nil {
 		return nil, err
 	}
-	return o.stripAZP(resp)
+	return o.shape(o.stripAZP(resp))
 }
 
 func (o *opServer) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	r.Data.RefreshToken = o.s.aliases.original(r.Data.RefreshToken) // a JWT refresh token (descope.go)
 	resp, err := o.LegacyServer.RefreshToken(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	return o.stripAZP(resp)
+	return o.shape(o.stripAZP(resp))
+}
+
+// shape applies the Descope modes to a token response (descope.go); nothing when none is on.
+func (o *opServer) shape(resp *op.Response, err error) (*op.Response, error) {
+	tr, ok := resp.Data.(*oidc.AccessTokenResponse)
+	if err != nil || !ok || (o.s.opts.Descope == Descope{} && o.s.opts.ClientID == o.s.opts.ProjectID) {
+		return resp, err
+	}
+	if err := o.s.shapeTokens(tr); err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return resp, nil
+}
+
+// Introspect and Revocation know the tokens zitadel issued, not their Descope-shaped aliases.
+func (o *opServer) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	r.Data.Token = o.s.aliases.original(r.Data.Token)
+	return o.LegacyServer.Introspect(ctx, r)
+}
+
+func (o *opServer) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	r.Data.Token = o.s.aliases.original(r.Data.Token)
+	return o.LegacyServer.Revocation(ctx, r)
 }
 
 // UserInfo answers 401 (zitadel: 403 server_error) for a well-formed
 // access token that was revoked or logged out.
 func (o *opServer) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	r.Data.AccessToken = o.s.aliases.original(r.Data.AccessToken)
 	claims, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, r.Data.AccessToken, o.s.provider.AccessTokenVerifier(ctx))
 	if err == nil {
 		if _, err := o.s.storage.activeToken(claims.JWTID); err != nil {

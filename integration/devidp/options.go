@@ -59,6 +59,13 @@ type Options struct {
 	// ProjectID is the Descope project ID: it is the client_id, the
 	// audience of every token and the last path segment of the issuer.
 	ProjectID string
+	// ClientID is the OAuth client: default the project ID. Another value models a Descope OIDC or inbound app with
+	// its own client ID: its ID and access tokens have aud [ProjectID, ClientID] and no azp (descope.go).
+	ClientID string
+	// Profile applies a set of options first: ProfileDescopeStrict (descope.go).
+	Profile string
+	// Descope are the modes in which the provider behaves as Descope really does (descope.go).
+	Descope Descope
 	// ClientSecret is the client secret (a Descope access key).
 	ClientSecret string
 	// RedirectURIs are the exact redirect URIs allowed.
@@ -171,8 +178,12 @@ func SignUpUser(email, name string) User {
 
 // withDefaults returns a copy of o with defaults applied, or an error.
 func (o Options) withDefaults() (Options, error) {
+	if err := o.applyProfile(); err != nil {
+		return o, err
+	}
 	setDefault(&o.Addr, DefaultAddr)
 	setDefault(&o.ProjectID, DefaultProjectID)
+	setDefault(&o.ClientID, o.ProjectID)
 	setDefault(&o.ClientSecret, DefaultClientSecret)
 	setDefault(&o.SigningAlg, "RS256")
 	setDefault(&o.IDTokenLifetime, DefaultLifetime)

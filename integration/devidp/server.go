@@ -41,6 +41,7 @@ type Server struct {
 	sso      ssoStore // provider sessions (Options.SSO): stepup.go
 	// userinfoStatus, when not 0, is what the userinfo endpoint answers (SetUserinfoStatus).
 	userinfoStatus atomic.Int32
+	aliases        aliases // Descope modes: reshaped tokens to zitadel's (descope.go)
 }
 
 // Start listens on opts.Addr and serves until Close.
@@ -58,7 +59,7 @@ func Start(opts Options) (*Server, error) {
 	if opts.PublicURL != "" {
 		s.base = strings.TrimSuffix(opts.PublicURL, "/")
 	}
-	s.issuer = s.base + "/" + opts.ProjectID
+	s.issuer = s.base + s.IssuerPath()
 	if err := s.setup(); err != nil {
 		_ = ln.Close()
 		return nil, err
@@ -85,7 +86,7 @@ func (s *Server) setup() error {
 		return err
 	}
 	c := &client{
-		id: s.opts.ProjectID, secret: s.opts.ClientSecret,
+		id: s.opts.ClientID, secret: s.opts.ClientSecret,
 		redirects:       slices.Clone(s.opts.RedirectURIs),
 		postLogout:      slices.Clone(s.opts.PostLogoutRedirectURIs),
 		idTokenLifetime: s.opts.IDTokenLifetime,
@@ -136,15 +137,26 @@ func (s *Server) handler() http.Handler {
 		_, _ = w.Write([]byte("signed out\n"))
 	})
 	mux.Handle(PathUserinfo, s.userinfoGate(opHandler))
+	if s.opts.Descope.IgnoreStepUpParams {
+		mux.Handle(PathAuthorize, stepUpParamsIgnored(loopbackURIs(opHandler)))
+	}
+	if s.opts.Descope.ErrorEnvelope {
+		mux.Handle(PathToken, s.descopeErrors(loopbackURIs(opHandler)))
+	}
 	mux.Handle("/", loopbackURIs(opHandler))
 	return s.count(mux)
 }
 
-// Issuer is http://<addr>/<ProjectID>.
+// Issuer is http://<addr>/<ProjectID> (Descope.AppsIssuer: http://<addr>/v1/apps/<ProjectID>).
 func (s *Server) Issuer() string { return s.issuer }
 
-// IssuerPath is "/<ProjectID>".
-func (s *Server) IssuerPath() string { return "/" + s.opts.ProjectID }
+// IssuerPath is "/<ProjectID>" (Descope.AppsIssuer: "/v1/apps/<ProjectID>").
+func (s *Server) IssuerPath() string {
+	if s.opts.Descope.AppsIssuer {
+		return "/v1/apps/" + s.opts.ProjectID
+	}
+	return "/" + s.opts.ProjectID
+}
 
 // URL is the root of the server, http://<addr>.
 func (s *Server) URL() string { return s.base }
@@ -152,8 +164,11 @@ func (s *Server) URL() string { return s.base }
 // ListenURL is where the server itself listens, http://<addr> (the same as URL unless Options.PublicURL is set).
 func (s *Server) ListenURL() string { return s.listen }
 
-// ClientID is the client_id (the project ID).
-func (s *Server) ClientID() string { return s.opts.ProjectID }
+// ClientID is the client_id (the project ID unless Options.ClientID names an app).
+func (s *Server) ClientID() string { return s.opts.ClientID }
+
+// ProjectID is the Descope project ID.
+func (s *Server) ProjectID() string { return s.opts.ProjectID }
 
 // ClientSecret is the client secret (the access key).
 func (s *Server) ClientSecret() string { return s.opts.ClientSecret }

@@ -25,6 +25,18 @@ func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) 
 	if s.opts.AZPClaim {
 		c["azp"] = s.opts.ProjectID
 	}
+	switch s.opts.Descope.SessionIssuer { // the Descope mode decides the issuer form (descope.go)
+	case "bare":
+		c["iss"] = s.opts.ProjectID
+	case "apps":
+		c["iss"] = s.base + "/v1/apps/" + s.opts.ProjectID
+	}
+	if s.opts.Descope.TenantOnly {
+		tenantOnly(c)
+	}
+	if s.opts.Descope.NoSessionAudience {
+		delete(c, "aud")
+	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", err

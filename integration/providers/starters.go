@@ -7,10 +7,11 @@ type Starter func(Options) (Provider, error)
 
 // Starters are the providers of the matrix, by name: one line each.
 var Starters = map[string]Starter{
-	"devidp":       StartDevIDP,
-	"dex":          func(o Options) (Provider, error) { return asProvider(StartDex(o)) },
-	"exampleop":    StartExampleOP,
-	"oidcprovider": func(o Options) (Provider, error) { return asProvider(StartOIDCProvider(o)) },
+	"devidp":        StartDevIDP,
+	"devidp-strict": StartDevIDPStrict,
+	"dex":           func(o Options) (Provider, error) { return asProvider(StartDex(o)) },
+	"exampleop":     StartExampleOP,
+	"oidcprovider":  func(o Options) (Provider, error) { return asProvider(StartOIDCProvider(o)) },
 }
 
 // Names are the keys of Starters, sorted.

@@ -6,7 +6,7 @@
 // Environment:
 //
 //	DESCOPE_PROJECT_ID, DESCOPE_ACCESS_KEY  both set: real Descope (no local provider); neither: local provider
-//	OIDC_ISSUER       real Descope mode only: issuer override (custom domain); default https://api.descope.com/<id>
+//	OIDC_ISSUER       real Descope mode only: issuer override (custom domain); default derived by the plugin: https://api.descope.com/<id>, https://api.<region>.descope.com/<id> for a regional (32+ character) ID
 //	SESSION_SECRET    cookie encryption secret (at least 32 bytes); default: random for each run
 //	DEMO_PORT         Traefik's web entrypoint port, default 8000
 //	DEMO_API_PORT     Traefik's API/dashboard entrypoint port, default 8080
@@ -112,7 +112,7 @@ func loadSettings() (*settings, error) {
 		return nil, errors.New("DESCOPE_ACCESS_KEY is set but DESCOPE_PROJECT_ID is not: set both to use your Descope project, or neither to use the local demo provider")
 	}
 	if s.descope() {
-		// Empty: the plugin derives https://api.descope.com/<project ID>. A custom domain can be given explicitly.
+		// Empty: the plugin derives the issuer from the project ID (regional hosts included). A custom domain can be given explicitly.
 		s.issuer = strings.TrimSpace(os.Getenv("OIDC_ISSUER"))
 	}
 
@@ -286,7 +286,7 @@ func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, tc traefikC
 	} else {
 		issuer := s.issuer
 		if issuer == "" {
-			issuer = "https://api.descope.com/" + s.projectID
+			issuer = descopeIssuer(s.projectID)
 		}
 		fmt.Fprintf(&b, "  Provider       Descope project %s, issuer %s\n", s.projectID, issuer)
 		fmt.Fprintf(&b, "  Redirect URL   register %s with your Descope project\n", s.publicURL("/oauth2/callback"))
@@ -377,4 +377,13 @@ func (w *prefixWriter) Flush() {
 func (w *prefixWriter) emit(line []byte) {
 	_, _ = io.WriteString(w.out, w.prefix)
 	_, _ = w.out.Write(line)
+}
+
+// descopeIssuer is the issuer the plugin derives from a project ID: a regional host for IDs of 32 characters or
+// more, as Descope's go-sdk descope/api/client.go baseURLForProjectID (the plugin's descopeproject.go).
+func descopeIssuer(projectID string) string {
+	if len(projectID) >= 32 {
+		return "https://api." + projectID[1:5] + ".descope.com/" + projectID
+	}
+	return "https://api.descope.com/" + projectID
 }

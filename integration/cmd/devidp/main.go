@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
 )
@@ -21,12 +20,13 @@ func main() {
 		project    = flag.String("project", devidp.DefaultProjectID, "project ID (client_id, last issuer path segment)")
 		secret     = flag.String("secret", devidp.DefaultClientSecret, "client secret (Descope access key)")
 		azp        = flag.Bool("azp", true, "put azp = project ID into ID and access tokens (Descope JWT template)")
-		lifetime   = flag.Duration("token-lifetime", time.Hour, "lifetime of ID and access tokens")
+		lifetime   = flag.Duration("token-lifetime", 0, "lifetime of ID and access tokens (default 1h; 10m for access tokens with -profile descope-strict)")
 		noRotate   = flag.Bool("no-refresh-rotation", false, "keep refresh tokens across refreshes")
 		alg        = flag.String("alg", "RS256", "signing algorithm: RS256 or ES256")
 		redirects  = flag.String("redirect", "", "comma-separated extra exact redirect URIs (loopback ones are always allowed)")
 		postLogout = flag.String("post-logout", "", "comma-separated extra exact post_logout_redirect_uris")
 		verbose    = flag.Bool("v", false, "log every OIDC request error and route")
+		profile    = flag.String("profile", "", "descope-strict: every Descope mode of issue 19 (bare-ID session issuer, no aud, tenantOnly, an app client ID with two audiences, JWT refresh tokens, error envelope, 10-minute session tokens unless -token-lifetime)")
 	)
 	flag.Parse()
 	if !*verbose {
@@ -44,11 +44,12 @@ func main() {
 		AccessTokenLifetime:    *lifetime,
 		NoRefreshRotation:      *noRotate,
 		SigningAlg:             *alg,
+		Profile:                *profile,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	printBanner(srv, *azp, *lifetime)
+	printBanner(srv)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
@@ -65,16 +66,18 @@ func splitList(s string) []string {
 	return out
 }
 
-func printBanner(srv *devidp.Server, azp bool, lifetime time.Duration) {
+func printBanner(srv *devidp.Server) {
+	o := srv.Options()
 	fmt.Printf(`Descope-like dev OpenID provider
   issuer         %s
   discovery      %s/.well-known/openid-configuration
   client ID      %s
   client secret  %s
   azp claim      %v
-  token lifetime %s
+  token lifetime %s (ID), %s (access)
+  profile        %q
   login          %s / %s
 Stop with Ctrl-C.
-`, srv.Issuer(), srv.Issuer(), srv.ClientID(), srv.ClientSecret(), azp, lifetime,
+`, srv.Issuer(), srv.Issuer(), srv.ClientID(), srv.ClientSecret(), o.AZPClaim, o.IDTokenLifetime, o.AccessTokenLifetime, o.Profile,
 		devidp.DemoUsername, devidp.DemoPassword)
 }
