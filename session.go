@@ -108,6 +108,9 @@ type stateData struct {
 	NeedAge int64    `json:"ux,omitempty"`
 	NeedSU  bool     `json:"us,omitempty"`
 	Silent  bool     `json:"q,omitempty"` // sent with prompt=none (silentReauth): silent.go
+	// AuthMaxAge is the authParams.max_age the login sent, as a time.Duration (1ns for max_age=0; 0 when none): the
+	// callback requires auth_time that recent whichever middleware serves it (maxage.go)
+	AuthMaxAge int64 `json:"ma,omitempty"`
 }
 
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d
