@@ -140,7 +140,11 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	}
 	keepAuthClaims(d.Claims, e.data.Claims) // acr, amr, auth_time of the login: stepup.go
 	now := m.now()
-	d.Expiry = tokenExpiry(tr, claims, now)
+	prev := int64(0) // the lifetime the tokens had: refreshExpiry (tokenlifetime.go)
+	if e.data.Issued > 0 {
+		prev = e.data.Expiry - e.data.Issued
+	}
+	d.Expiry = refreshExpiry(tr, claims, now, prev)
 	d.Issued, d.Seen = now.Unix(), now.Unix()
 	d.Gen++
 	hint, err := m.sm.sealHint(d.ID, d.IDToken) // "" when the refresh brought no new ID token
