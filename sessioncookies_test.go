@@ -2,6 +2,7 @@ package descopeoidc
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -31,4 +32,45 @@ func TestChunkedValueAt(t *testing.T) {
 	if _, err := chunkedValueAt(ck("s", "x"), names, 1); err != errNoCookie {
 		t.Errorf("no second cookie: %v, want errNoCookie", err)
 	}
+}
+
+// FuzzPickSession: any Cookie header, with any number of cookies named like the session and its chunks, gives one
+// of the first maxSameNameSessions candidates (or an error), never a panic, and the plain sessionValue's answer when
+// the name occurs once.
+func FuzzPickSession(f *testing.F) {
+	m := fzMiddleware(f)
+	name := m.s.cookieName
+	for _, s := range []string{
+		name + "=a", name + "=a; " + name + "=b", name + "=2.a; " + name + "_1=b; " + name + "=3.c; " + name + "_1=d",
+		name + "=9.x", name + "=2.; " + name + "=", "x=1; " + name + "_1=z; " + name + "=1.q", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Cookie", header)
+		cookies := r.Cookies()
+		raw, err := m.sm.pickSession(cookies)
+		plain, plainErr := m.sm.sessionValue(cookies)
+		n := 0
+		for _, c := range cookies {
+			if c.Name == name {
+				n++
+			}
+		}
+		if n <= 1 || err != nil {
+			if n <= 1 && (raw != plain || err != plainErr) {
+				t.Fatalf("one cookie of the name: %q %v, sessionValue %q %v", raw, err, plain, plainErr)
+			}
+			return
+		}
+		for i := 0; i < n && i < maxSameNameSessions; i++ {
+			if v, e := chunkedValueAt(cookies, m.sm.chunkNames, i); e == nil && v == raw {
+				return
+			}
+		}
+		if raw != plain {
+			t.Fatalf("picked %q: neither a candidate nor the first value", raw)
+		}
+	})
 }
