@@ -20,6 +20,7 @@ type accessTokenVerifier struct {
 	clients       []string // bearerClients, default the client ID: azp or client_id, when present, must be one of them
 	requireClient bool     // bearerClients was configured: azp or client_id must be present
 	noAudIssuers  []string // allowMissingAudience: tokens of these issuers (the project's own) may have no aud
+	drns          []string // the drn values of a Descope session token (drn.go)
 	leeway        time.Duration
 	now           func() time.Time
 }
@@ -53,6 +54,9 @@ func (v *accessTokenVerifier) checkClaims(t *jws) error {
 		}
 	}
 	if err := checkIssuer(c, v.issuers); err != nil {
+		return err
+	}
+	if err := checkDRN(c, v.drns); err != nil {
 		return err
 	}
 	if err := v.checkAudience(c); err != nil {
@@ -113,6 +117,7 @@ func bearerTypeAllowed(typ string) bool {
 type claimsSourceVerifier struct {
 	keys    *provider
 	issuers []string // as for bearer tokens: the issuer, acceptedIssuers, the bare projectID
+	drns    []string // the drn values of a Descope session token (drn.go)
 	leeway  time.Duration
 	now     func() time.Time
 }
@@ -122,7 +127,7 @@ var errNotJWT = errors.New("access token is not a JWT")
 
 // verify returns the claims of the access token raw from our own token response, when it is a JWT signed by the
 // provider's keys (the same JWKS and allowed algorithms as ID tokens), its iss is an accepted issuer and it has not
-// expired. aud, azp, sub and typ are not checked. An opaque (non-JWT) token gives errNotJWT.
+// expired, and it is not a Descope refresh JWT (drn.go). aud, azp, sub and typ are not checked. An opaque (non-JWT) token gives errNotJWT.
 func (v *claimsSourceVerifier) verify(ctx context.Context, raw string) (map[string]any, error) {
 	if strings.Count(raw, ".") != 2 {
 		return nil, errNotJWT
@@ -133,6 +138,9 @@ func (v *claimsSourceVerifier) verify(ctx context.Context, raw string) (map[stri
 	}
 	c := t.claims
 	if err := checkIssuer(c, v.issuers); err != nil {
+		return nil, fmt.Errorf("access token as claims source: %v", err)
+	}
+	if err := checkDRN(c, v.drns); err != nil {
 		return nil, fmt.Errorf("access token as claims source: %v", err)
 	}
 	if err := checkTimes(c, v.now(), v.leeway, false); err != nil {

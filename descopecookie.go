@@ -116,7 +116,7 @@ func (m *Middleware) descopeEntry(ctx context.Context, tok string) (*entry, erro
 	m.checkVerifiedEmail(claims) // email.go
 	e := (&entry{refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(claims))
 	if m.s.forwardAccessToken {
-		e.data = &sessionData{AccessToken: tok} // forward sends it as Authorization: Bearer
+		e.auth = "Bearer " + tok // forward sends it upstream as Authorization (e.data is for plugin sessions only)
 	}
 	if err := m.s.authz.check(claims); err != nil {
 		e.denied = err.Error()

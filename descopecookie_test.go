@@ -119,3 +119,25 @@ func TestDescopeCookieLosesToPluginSession(t *testing.T) {
 		t.Errorf("forwardDescopeCookies: upstream Cookie %.60q, want %.60q", h.Get("Cookie"), want)
 	}
 }
+
+// Issue 18 item 11: with forwardAccessToken, a request served by its DS cookie sends the session JWT upstream as
+// Authorization: Bearer, as a plugin session sends its access token.
+func TestDescopeCookieForwardsAccessToken(t *testing.T) {
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.DescopeSessionCookie = "DS"
+	cfg.ForwardAccessToken = true
+	m, up := newMW(t, f, cfg)
+	b := newBrowser(t, m)
+	c := f.idClaims("")
+	c["exp"] = f.clock.Now().Unix() + 300
+	ds := f.mint(c)
+	for i := 0; i < 2; i++ { // verified, then from the cache
+		if rec := b.do(dsRequest(b, "/app", "DS="+ds)); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: status %d, want 200", i, rec.Code)
+		}
+		if got := up.last().Get("Authorization"); got != "Bearer "+ds {
+			t.Errorf("request %d: upstream Authorization %.40q, want the DS session JWT as a bearer token", i, got)
+		}
+	}
+}

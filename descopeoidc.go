@@ -75,17 +75,18 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 func (m *Middleware) buildVerifiers() {
 	s := m.s
 	now := func() time.Time { return m.now() }
+	drns := sessionDRNs(s.ds) // drn.go
 	m.idTokens = &idTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, requireAZP: s.requireAZP,
 		leeway: s.leeway, maxAge: s.authMaxAge, now: now}
 	m.bearerTokens = &accessTokenVerifier{keys: m.p, issuers: s.bearerIssuers, audiences: s.bearerAudiences,
-		clients: s.bearerClients, requireClient: s.requireBearerClient, leeway: s.leeway, now: now}
+		clients: s.bearerClients, requireClient: s.requireBearerClient, drns: drns, leeway: s.leeway, now: now}
 	if s.allowMissingAud {
 		m.bearerTokens.noAudIssuers = s.projectIssuers
 	}
 	if s.projectID != "" && s.projectID != s.clientID {
 		m.idTokens.trustedAud = []string{s.projectID} // Descope's OIDC apps: aud [projectID, clientID]
 	}
-	m.claimsSource = &claimsSourceVerifier{keys: m.p, issuers: s.bearerIssuers, leeway: s.leeway, now: now}
+	m.claimsSource = &claimsSourceVerifier{keys: m.p, issuers: s.bearerIssuers, drns: drns, leeway: s.leeway, now: now}
 	m.logoutTokens = &logoutTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, leeway: s.leeway, now: now}
 }
 

@@ -74,7 +74,7 @@ func (m *Middleware) event(r *http.Request, name string, d *sessionData, reason 
 // carries stepUpMark), else access_denied.
 func (m *Middleware) eventRefused(r *http.Request, e *entry) {
 	if strings.HasPrefix(e.denied, stepUpMark) {
-		m.event(r, evStepUpRequired, e.data, strings.TrimPrefix(e.denied[len(stepUpMark):], stepUpAgeMark))
+		m.event(r, evStepUpRequired, e.data, stepUpReason(e.denied[len(stepUpMark):]))
 		return
 	}
 	m.event(r, evDenied, e.data, e.denied)

@@ -671,6 +671,9 @@ func FuzzParseTokenResponse(f *testing.F) {
 			if status >= 500 && !errors.Is(err, errProviderUnavailable) {
 				t.Fatalf("status %d is not provider-unavailable: %v", status, err)
 			}
+			if refusedGrant(err) && (tokenOutage(status) || errors.Is(err, errProviderUnavailable)) {
+				t.Fatalf("status %d both refused and an outage: %v", status, err) // tokenerrors.go
+			}
 			return
 		}
 		if status != http.StatusOK || tr.AccessToken == "" {

@@ -50,7 +50,8 @@ func (m *Middleware) startLoginWith(w http.ResponseWriter, r *http.Request, targ
 	if prompt != "" {
 		extra.Set("prompt", prompt)
 	}
-	sd.Silent = prompt == "none" // silentReauth: silent.go
+	sd.Silent = prompt == "none"          // silentReauth: silent.go
+	sd.AuthMaxAge = int64(m.s.authMaxAge) // authParams.max_age, checked at the callback: maxage.go
 	if err := m.sm.writeStateCookie(w, sd); err != nil {
 		m.logf(levelError, "writing login cookie: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
@@ -179,7 +180,7 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	if tr.IDToken == "" {
 		return "", "", errors.New("token response has no id_token (is the openid scope allowed for this client?)")
 	}
-	claims, err := m.idTokens.verify(ctx, tr.IDToken, sd.Nonce)
+	claims, err := loginIDTokens(m.idTokens, sd).verify(ctx, tr.IDToken, sd.Nonce) // maxage.go
 	if err != nil {
 		return "", "", err
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -28,22 +27,18 @@ type tokenResponse struct {
 }
 
 func parseTokenResponse(status int, body []byte) (*tokenResponse, error) {
-	if status >= 500 {
+	if tokenOutage(status) { // 5xx, 429, 408: tokenerrors.go
 		return nil, fmt.Errorf("%w: token endpoint: status %d", errProviderUnavailable, status)
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
+		if status >= 400 {
+			return nil, tokenError(status, nil) // a bare 4xx is a refusal
+		}
 		return nil, fmt.Errorf("token endpoint: status %d, body is not JSON", status)
 	}
-	if code, _ := doc["error"].(string); code != "" {
-		desc, _ := doc["error_description"].(string)
-		if code == "invalid_grant" {
-			return nil, fmt.Errorf("token endpoint: %w: %q", errInvalidGrant, truncate(desc, 200))
-		}
-		return nil, fmt.Errorf("token endpoint: status %d, error %q: %q", status, truncate(code, 64), truncate(desc, 200))
-	}
-	if status != http.StatusOK {
-		return nil, fmt.Errorf("token endpoint: status %d", status)
+	if err := tokenError(status, doc); err != nil { // refused, outage or the client's fault: tokenerrors.go
+		return nil, err
 	}
 	tr := &tokenResponse{}
 	tr.AccessToken, _ = doc["access_token"].(string)

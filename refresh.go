@@ -53,7 +53,9 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		if valid {
 			return e
 		}
-		m.unavailableSession(w, r, e.retryAt-now)
+		if !m.outageOutlasted(w, r, e, now) { // refreshoutage.go
+			m.unavailableSession(w, r, e.retryAt-now)
+		}
 		return nil
 	}
 	f := m.sm.beginRefresh(key, e, now)
@@ -68,20 +70,23 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		return e
 	}
 	<-f.done // not a select with r.Context().Done(): see provider.get (Yaegi); the refresh is bounded by httpTimeout
-	return m.refreshed(w, r, f)
+	return m.refreshed(w, r, f, e)
 }
 
-// refreshed answers a request whose tokens had expired with the outcome of the refresh it waited for, which another
-// middleware instance may have led (adopt).
-func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight) *entry {
+// refreshed answers a request whose tokens (those of e) had expired with the outcome of the refresh it waited for,
+// which another middleware instance may have led (adopt).
+func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight, e *entry) *entry {
 	now := m.now().Unix()
 	if f.err == nil && m.sm.handOut(f.rep.e.data, now) {
 		rep := m.adopt(f.rep, now)
 		m.writeReplacement(w, r, rep)
 		return rep.e
 	}
-	if f.err == nil || errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken) || errors.Is(f.err, errSessionEnded) {
+	if f.err == nil || refusedGrant(f.err) || errors.Is(f.err, errRefreshedToken) || errors.Is(f.err, errSessionEnded) {
 		m.refuseSession(w, r)
+		return nil
+	}
+	if m.outageOutlasted(w, r, e, now) { // refreshoutage.go
 		return nil
 	}
 	m.unavailableSession(w, r, refreshRetry)
@@ -135,7 +140,11 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	}
 	keepAuthClaims(d.Claims, e.data.Claims) // acr, amr, auth_time of the login: stepup.go
 	now := m.now()
-	d.Expiry = tokenExpiry(tr, claims, now)
+	prev := int64(0) // the lifetime the tokens had: refreshExpiry (tokenlifetime.go)
+	if e.data.Issued > 0 {
+		prev = e.data.Expiry - e.data.Issued
+	}
+	d.Expiry = refreshExpiry(tr, claims, now, prev)
 	d.Issued, d.Seen = now.Unix(), now.Unix()
 	d.Gen++
 	hint, err := m.sm.sealHint(d.ID, d.IDToken) // "" when the refresh brought no new ID token

@@ -108,6 +108,9 @@ type stateData struct {
 	NeedAge int64    `json:"ux,omitempty"`
 	NeedSU  bool     `json:"us,omitempty"`
 	Silent  bool     `json:"q,omitempty"` // sent with prompt=none (silentReauth): silent.go
+	// AuthMaxAge is the authParams.max_age the login sent, as a time.Duration (1ns for max_age=0; 0 when none): the
+	// callback requires auth_time that recent whichever middleware serves it (maxage.go)
+	AuthMaxAge int64 `json:"ma,omitempty"`
 }
 
 // sealSession seals d into a session cookie value. What must not travel with every request is dropped from d
@@ -160,7 +163,7 @@ func (sm *sessionManager) chunkName(i int) string {
 // readSessionCookie returns the sealed session value, reassembled from its chunks. A chunked value is stored as
 // "<n>.<chunk0>" in the main cookie and the rest in <name>_1 … <name>_<n-1>; base64url never contains '.'.
 func (sm *sessionManager) readSessionCookie(r *http.Request) (string, error) {
-	return sm.sessionValue(r.Cookies())
+	return sm.pickSession(r.Cookies()) // of several cookies with the session's name, a good one: sessioncookies.go
 }
 
 // sessionValue is readSessionCookie on the request's parsed cookies (the hot path parses them once). Of several
@@ -243,14 +246,14 @@ func (sm *sessionManager) expireChunked(w http.ResponseWriter, r *http.Request, 
 	}
 	for i := from; i < len(names); i++ {
 		if _, err := r.Cookie(names[i]); err == nil {
-			http.SetCookie(w, sm.newCookie(names[i], "", path, -1))
+			sm.expireCookie(w, names[i], path) // both Domain variants: sessioncookies.go
 		}
 	}
 }
 
 // clearSessionCookie deletes the session and every chunk.
 func (sm *sessionManager) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, sm.newCookie(sm.s.cookieName, "", sm.s.cookiePath, -1))
+	sm.expireCookie(w, sm.s.cookieName, sm.s.cookiePath) // both Domain variants: sessioncookies.go
 	sm.expireChunked(w, r, sm.chunkNames, sm.s.cookiePath, 1)
 }
 

@@ -152,7 +152,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 		}
 		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)
 		old.next = f.rep
-	case errors.Is(f.err, errInvalidGrant) || errors.Is(f.err, errRefreshedToken):
+	case refusedGrant(f.err) || errors.Is(f.err, errRefreshedToken): // tokenerrors.go
 		old.refreshAt = never
 		if sm.s.revalidate > 0 { // the provider ended the session: with sessionRevalidate it ends here at once
 			sm.log.event(nil, evRefreshRefused, e.data, "session ended (sessionRevalidate): "+f.err.Error()) // events.go

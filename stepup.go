@@ -17,16 +17,36 @@ import (
 // provider with acr_values and max_age (prompt=login when the authentication is too old) and comes back to the same
 // URL with an upgraded session; an API client gets RFC 9470's 401 challenge.
 //
+// What the authorization request can ask for: acr_values and max_age are standard (a provider may still ignore them);
+// amr, Descope's su and an unknown authentication age have no parameter, so a browser that falls short there is sent
+// with prompt=login (a new authentication), else a provider with a live session would answer at once with the same
+// authentication. A prompt in the middleware's own authParams wins over that (never over the prompt=login of an
+// authentication older than maxAuthAge).
+//
+// With Descope: its authorize endpoint takes prompt and flow but neither acr_values nor max_age, and a step-up is a
+// flow (authParams flow: the project's step-up flow) whose Step Up action makes the session JWT carry su: true; a
+// requireStepUp or requiredAMR middleware then sends prompt=login with that flow, so Descope runs it as a new
+// sign-in. A project whose step-up flow must start from the hosted page's existing session sets authParams prompt
+// itself (the plugin then sends that value and adds none); maxAuthAge with Descope relies on prompt=login alone.
+//
 // The cost is paid when a session or token is first seen (markStepUp, on its cache entry): the hot path stays as it
 // is. A static shortfall (acr, amr, su) marks the entry like a denial; maxAuthAge moves the point where the entry
 // leaves the hot path to the moment its authentication becomes too old.
 
 // stepUpMark prefixes entry.denied when the entry needs a step-up rather than being denied; forbidden hands such
-// entries to stepUpChallenge. stepUpAgeMark follows it when the authentication is too old (prompt=login).
+// entries to stepUpChallenge. stepUpAgeMark follows it when the authentication is too old (prompt=login);
+// stepUpLoginMark when the provider has no standard parameter for what is missing (prompt=login unless authParams
+// set prompt: newLoginNeeded).
 const (
-	stepUpMark    = "\x00step-up\x00"
-	stepUpAgeMark = "\x00age\x00"
+	stepUpMark      = "\x00step-up\x00"
+	stepUpAgeMark   = "\x00age\x00"
+	stepUpLoginMark = "\x00login\x00"
 )
+
+// stepUpReason is why without the marks, for the log.
+func stepUpReason(why string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(why, stepUpAgeMark), stepUpLoginMark)
+}
 
 // minMaxAuthAge: maxAuthAge must be positive and whole seconds (max_age is in seconds); minutes are typical.
 const minMaxAuthAge = time.Second
@@ -100,8 +120,35 @@ func splitList(items []string) []string {
 }
 
 // unmet says what claims (of a session or token) lack, or "" when they meet the rule; when the authentication is
-// too old, the answer starts with stepUpAgeMark.
+// too old, the answer starts with stepUpAgeMark, and when only a new authentication can help, with stepUpLoginMark.
 func (r *stepUpRule) unmet(claims map[string]any, now int64) string {
+	why := r.shortfall(claims, now)
+	if why != "" && !strings.HasPrefix(why, stepUpAgeMark) && r.newLoginNeeded(claims) {
+		why = stepUpLoginMark + why
+	}
+	return why
+}
+
+// newLoginNeeded: claims fall short where the authorization request has no standard parameter to ask for more, so a
+// provider with a live session would answer at once with the same authentication (and the user would land on
+// "Stronger sign-in required" without being asked for anything): amr (requiredAMR), Descope's su (requireStepUp), or
+// an authentication whose age is unknown (maxAuthAge without auth_time; many providers ignore max_age, Descope's
+// authorize endpoint takes none). Such a step-up asks for prompt=login. acr has acr_values.
+func (r *stepUpRule) newLoginNeeded(claims map[string]any) bool {
+	if len(r.amr) > 0 {
+		if amr, _ := audienceList(claims["amr"]); !anyIn(r.amr, amr) {
+			return true
+		}
+	}
+	if r.su && claims["su"] != true {
+		return true
+	}
+	_, known := numericDate(claims["auth_time"])
+	return r.maxAge > 0 && !known
+}
+
+// shortfall is the first requirement of the rule that claims do not meet, "" when none.
+func (r *stepUpRule) shortfall(claims map[string]any, now int64) string {
 	if len(r.acr) > 0 {
 		acr, _ := claims["acr"].(string)
 		if !contains(r.acr, acr) {
@@ -179,8 +226,11 @@ func (m *Middleware) stepUpDue(w http.ResponseWriter, r *http.Request, e *entry,
 // stepUpChallenge asks for a stronger or fresher authentication: RFC 9470 section 3's 401 for API clients, a login
 // with acr_values/max_age (prompt=login when too old) for browsers, which come back to the same URL.
 func (m *Middleware) stepUpChallenge(w http.ResponseWriter, r *http.Request, why string, tooOld bool) {
+	newLogin := false
 	if strings.HasPrefix(why, stepUpAgeMark) {
 		tooOld = true
+	} else if strings.HasPrefix(why, stepUpLoginMark) {
+		newLogin = true
 	}
 	if m.s.unauthMode == mode401 || wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", m.s.stepUp.challenge(tooOld))
@@ -188,8 +238,8 @@ func (m *Middleware) stepUpChallenge(w http.ResponseWriter, r *http.Request, why
 		return
 	}
 	prompt := ""
-	if tooOld {
-		prompt = "login"
+	if _, own := m.s.authParams["prompt"]; tooOld || (newLogin && !own) {
+		prompt = "login" // the middleware's own authParams prompt wins over a step-up's new login: stepUpLoginMark
 	}
 	target, ok := safeRedirectPath(r.URL.RequestURI())
 	if !ok {
@@ -296,7 +346,7 @@ func (m *Middleware) finishStepUp(w http.ResponseWriter, r *http.Request, sd *st
 		}
 		return false
 	}
-	m.event(r, evDenied, d, "step-up not achieved after the provider's answer: "+strings.TrimPrefix(why, stepUpAgeMark))
+	m.event(r, evDenied, d, "step-up not achieved after the provider's answer: "+stepUpReason(why))
 	writePage(w, http.StatusForbidden, "Stronger sign-in required",
 		"You are signed in, but this page needs a stronger or more recent sign-in than the one you completed.",
 		sd.Target, "Try again")

@@ -206,7 +206,7 @@ func TestTokenRequestOverHTTP(t *testing.T) {
 	}{
 		{"success, expires_in as string", 200, `{"access_token":"a","refresh_token":"r2","expires_in":"90","token_type":"Bearer"}`, false, false, false},
 		{"invalid_grant", 400, `{"error":"invalid_grant"}`, true, false, true},
-		{"error with status 200", 200, `{"error":"temporarily_unavailable"}`, false, false, true},
+		{"error with status 200", 200, `{"error":"temporarily_unavailable"}`, false, true, true}, // an outage: tokenerrors.go
 		{"bad gateway", 502, `bad gateway`, false, true, true},
 	}
 	for _, tc := range cases {

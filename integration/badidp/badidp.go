@@ -163,6 +163,7 @@ type Server struct {
 	refreshOn   bool              // issue refresh tokens and accept the refresh_token grant
 	refreshes   map[string]string // valid refresh token -> subject; each works once (rotation)
 	tokenHold   chan struct{}     // non-nil: token requests wait until it is closed
+	refreshAns  refreshAnswer     // how refresh grants are answered instead of normally (answers.go)
 
 	discoveryFetches  atomic.Int64
 	jwksFetches       atomic.Int64
@@ -644,6 +645,9 @@ func (s *Server) token(r *http.Request, tr TokenRequest, clientID, secret, refre
 		return fail(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	}
 	if tr.GrantType == "refresh_token" && refreshOn {
+		if outcome, write, ok := s.refreshOverride(); ok { // answers.go
+			return outcome, write
+		}
 		return s.refreshGrant(refresh, expiresIn)
 	}
 	if tr.GrantType != "authorization_code" {
@@ -702,6 +706,9 @@ func (s *Server) refreshGrant(rt string, expiresIn int) (string, func(http.Respo
 	resp := map[string]any{
 		"access_token": "at-" + randHex(24), "token_type": "Bearer", "expires_in": expiresIn,
 		"refresh_token": s.newRefreshToken(sub),
+	}
+	if s.bareRefreshes() { // answers.go
+		delete(resp, "expires_in")
 	}
 	return "ok", func(w http.ResponseWriter) { writeJSON(w, http.StatusOK, resp) }
 }

@@ -10,6 +10,16 @@ import (
 // the URL; with urlIssuer the issuer URL), aud the project ID, drn "DS", the user's roles, permissions, tenants and
 // dct, amr ["pwd"], signed with the provider's current key. It lives for lifetime from now (negative: expired).
 func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) (string, error) {
+	return s.descopeJWT(sub, "DS", lifetime, urlIssuer)
+}
+
+// RefreshJWT is SessionJWT's sibling in the DSR cookie: Descope's refresh JWT, the same claims but drn "DSR" (and a
+// lifetime of weeks in Descope). It is what a session must never be made of.
+func (s *Server) RefreshJWT(sub string, lifetime time.Duration, urlIssuer bool) (string, error) {
+	return s.descopeJWT(sub, "DSR", lifetime, urlIssuer)
+}
+
+func (s *Server) descopeJWT(sub, drn string, lifetime time.Duration, urlIssuer bool) (string, error) {
 	u, err := s.storage.userBySubject(sub)
 	if err != nil {
 		return "", err
@@ -20,7 +30,7 @@ func (s *Server) SessionJWT(sub string, lifetime time.Duration, urlIssuer bool) 
 	if urlIssuer {
 		c["iss"] = s.issuer
 	}
-	c["sub"], c["aud"], c["drn"], c["amr"] = u.Subject, []string{s.opts.ProjectID}, "DS", []string{"pwd"}
+	c["sub"], c["aud"], c["drn"], c["amr"] = u.Subject, []string{s.opts.ProjectID}, drn, []string{"pwd"}
 	c["iat"], c["exp"] = now.Unix(), now.Add(lifetime).Unix()
 	if s.opts.AZPClaim {
 		c["azp"] = s.opts.ProjectID
