@@ -607,8 +607,8 @@ func deriveDurations(c *Config, s *settings) error {
 	if s.revalidate, err = parseDuration("sessionRevalidate", c.SessionRevalidate, 0); err != nil {
 		return err
 	}
-	if s.revalidate != 0 && (s.revalidate < 30*time.Second || s.revalidate > s.maxAge) {
-		return fmt.Errorf("sessionRevalidate: %s is not between 30s and sessionMaxAge (%s)", s.revalidate, s.maxAge)
+	if s.revalidate != 0 && (s.revalidate < 10*time.Second || s.revalidate > s.maxAge) {
+		return fmt.Errorf("sessionRevalidate: %s is not between 10s and sessionMaxAge (%s)", s.revalidate, s.maxAge)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func TestSessionRevalidateSetting(t *testing.T) {
 	if s := settingsWith(t, func(c *Config) { c.SessionRevalidate = "5m" }, ""); s.revalidate != 5*time.Minute {
 		t.Errorf("revalidate %s, want 5m", s.revalidate)
 	}
-	settingsWith(t, func(c *Config) { c.SessionRevalidate = "10s" }, "sessionRevalidate")
+	settingsWith(t, func(c *Config) { c.SessionRevalidate = "5s" }, "sessionRevalidate")
 	settingsWith(t, func(c *Config) { c.SessionRevalidate = "48h" }, "sessionRevalidate")
 	settingsWith(t, func(c *Config) { c.SessionRevalidate = "soon" }, "sessionRevalidate")
 }
