@@ -217,3 +217,32 @@ func writePEM(t *testing.T, file, typ string, der []byte) {
 		t.Fatal(err)
 	}
 }
+
+// startRedisCluster runs three cluster-enabled servers, joins them into a cluster of 3 masters (no replicas) with
+// redis-cli and waits until every node says cluster_state:ok.
+func startRedisCluster(t *testing.T) []*testRedis {
+	t.Helper()
+	cli := redisBinary(t, "redis-cli")
+	var nodes []*testRedis
+	args := []string{"--cluster", "create"}
+	for i := 0; i < 3; i++ {
+		n := startRedisServer(t, nil, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "2000")
+		nodes = append(nodes, n)
+		args = append(args, n.addr)
+	}
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range nodes {
+		for !strings.Contains(rawRedis(t, n.addr, "CLUSTER", "INFO").str, "cluster_state:ok") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the cluster is not ok at %s", n.addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nodes
+}
