@@ -13,7 +13,7 @@ func TestRedisKeySlot(t *testing.T) {
 	for key, want := range map[string]int{
 		"foo": 12182, "bar": 5061, "hello": 866, "": 0,
 		"{user1000}.following": 3443, "{user1000}.followers": 3443, "user1000": 3443,
-		"foo{}{bar}": 8363, // an empty first tag: the whole key is hashed
+		"foo{}{bar}":    8363, // an empty first tag: the whole key is hashed
 		"foo{{bar}}zap": 4015,
 		"foo{bar}{zap}": 5061, // only the first tag
 	} {

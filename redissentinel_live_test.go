@@ -1,0 +1,123 @@
+//go:build redis
+
+package descopeoidc
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Real Sentinel failovers: several seconds each, so they run with -tags redis (make unit does).
+
+// sentinelPair is a master with one replica, watched by one sentinel that knows the replica.
+func sentinelPair(t *testing.T) (*testRedis, *testRedis, *testRedis) {
+	t.Helper()
+	master := startRedisServer(t, nil)
+	replica := startRedisServer(t, nil, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	sentinel := startRedisSentinel(t, master)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		reps := rawRedis(t, sentinel.addr, "SENTINEL", "replicas", "mymaster")
+		if len(reps.elems) == 1 && strings.Contains(sentinelField(reps.elems[0], "flags"), "slave") &&
+			!strings.Contains(sentinelField(reps.elems[0], "flags"), "disconnected") &&
+			sentinelField(reps.elems[0], "master-link-status") == "ok" {
+			return master, replica, sentinel
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sentinel does not see the replica: %+v", reps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sentinelField reads a field of a SENTINEL replicas entry (a flat name/value array).
+func sentinelField(rep redisReply, name string) string {
+	for i := 0; i+1 < len(rep.elems); i += 2 {
+		if rep.elems[i].str == name {
+			return rep.elems[i+1].str
+		}
+	}
+	return ""
+}
+
+// writeUntil runs SET until it succeeds or the deadline passes, and returns the failed attempts.
+func writeUntil(t *testing.T, cl *redisClient, key string, deadline time.Time) int {
+	t.Helper()
+	failed := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := cl.set(ctx, key, "after", time.Minute, false)
+		cancel()
+		if err == nil {
+			return failed
+		}
+		failed++
+		if time.Now().After(deadline) {
+			t.Fatalf("no write succeeded after the failover (%d attempts): %v", failed, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRedisSentinelMasterKilled: the master dies (SIGKILL); the sentinel promotes the replica and the client, after
+// connection errors, asks the sentinel again and writes to the new master; what was replicated before is there.
+func TestRedisSentinelMasterKilled(t *testing.T) {
+	master, replica, sentinel := sentinelPair(t)
+	rc := testRedisConfig("sentinel", sentinel.addr)
+	rc.MasterName = "mymaster"
+	cl := testRedisClient(t, rc)
+	ctx := context.Background()
+	if _, err := cl.set(ctx, "before", "kept", time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := rawRedis(t, master.addr, "WAIT", "1", "5000").num; n != 1 {
+		t.Fatalf("the write did not reach the replica (WAIT: %d)", n)
+	}
+	master.stop()
+	start := time.Now()
+	failed := writeUntil(t, cl, "after", time.Now().Add(45*time.Second))
+	t.Logf("first successful write %v after the kill, %d failed attempts before", time.Since(start).Round(time.Millisecond), failed)
+	cl.mu.Lock()
+	now := cl.master
+	cl.mu.Unlock()
+	if now != replica.addr {
+		t.Fatalf("the client writes to %q, want the promoted replica %s", now, replica.addr)
+	}
+	if v, ok, err := cl.get(ctx, "before"); err != nil || !ok || v != "kept" {
+		t.Errorf("a replicated key after the failover: %q %v %v", v, ok, err)
+	}
+	if v := rawRedis(t, replica.addr, "GET", "after").str; v != "after" {
+		t.Errorf("the new master has %q", v)
+	}
+}
+
+// TestRedisSentinelSwitchover: SENTINEL FAILOVER demotes a live master (the sentinel closes its clients'
+// connections); the client asks the sentinel again and writes to the new master.
+func TestRedisSentinelSwitchover(t *testing.T) {
+	master, replica, sentinel := sentinelPair(t)
+	rc := testRedisConfig("sentinel", sentinel.addr)
+	rc.MasterName = "mymaster"
+	cl := testRedisClient(t, rc)
+	ctx := context.Background()
+	if _, err := cl.set(ctx, "k", "v", time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, rawRedis(t, sentinel.addr, "SENTINEL", "FAILOVER", "mymaster"))
+	deadline := time.Now().Add(45 * time.Second)
+	for !strings.Contains(rawRedis(t, master.addr, "ROLE").elems[0].str, "slave") {
+		if time.Now().After(deadline) {
+			t.Fatal("the old master was not demoted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	writeUntil(t, cl, "after", deadline)
+	cl.mu.Lock()
+	now := cl.master
+	cl.mu.Unlock()
+	if now != replica.addr {
+		t.Fatalf("the client writes to %q, want the promoted replica %s", now, replica.addr)
+	}
+}

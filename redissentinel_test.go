@@ -1,0 +1,63 @@
+package descopeoidc
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRedisSentinelDiscovery: the client asks the sentinels for the master (skipping one that is down, and asking
+// the one that answered first next time) and sends its commands there.
+func TestRedisSentinelDiscovery(t *testing.T) {
+	master := startRedisServer(t, nil)
+	sentinel := startRedisSentinel(t, master)
+	dead := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+	rc := testRedisConfig("sentinel", dead, sentinel.addr)
+	rc.MasterName = "mymaster"
+	cl := testRedisClient(t, rc)
+	ctx := context.Background()
+	if _, err := cl.set(ctx, "k", "via sentinel", time.Minute, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := rawRedis(t, master.addr, "GET", "k").str; v != "via sentinel" {
+		t.Errorf("the master has %q", v)
+	}
+	cl.mu.Lock()
+	first, current := cl.sentinel[0], cl.master
+	cl.mu.Unlock()
+	if current != master.addr || first != sentinel.addr {
+		t.Errorf("master %q (want %s), sentinels asked first %q (want %s)", current, master.addr, first, sentinel.addr)
+	}
+	rc.MasterName = "unknown"
+	if _, _, err := testRedisClient(t, rc).get(ctx, "k"); err == nil || !strings.Contains(err.Error(), "does not know master unknown") {
+		t.Errorf("an unknown master name: %v", err)
+	}
+}
+
+// TestRedisSentinelReadonly: a write that reaches a replica (the client's master is stale: a demoted master whose
+// connections survived) is refused with READONLY; the client asks the sentinel again and writes to the master.
+func TestRedisSentinelReadonly(t *testing.T) {
+	master := startRedisServer(t, nil)
+	replica := startRedisServer(t, nil, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	sentinel := startRedisSentinel(t, master)
+	if rep := rawRedis(t, replica.addr, "SET", "k", "v"); rep.kind != '-' || !strings.HasPrefix(rep.str, "READONLY") {
+		t.Fatalf("the replica accepted a write: %+v", rep)
+	}
+	rc := testRedisConfig("sentinel", sentinel.addr)
+	rc.MasterName = "mymaster"
+	cl := testRedisClient(t, rc)
+	cl.mu.Lock()
+	cl.master, cl.stale = replica.addr, false
+	cl.mu.Unlock()
+	if _, err := cl.set(context.Background(), "k", "to the master", time.Minute, false); err != nil {
+		t.Fatalf("SET after READONLY: %v", err)
+	}
+	cl.mu.Lock()
+	now := cl.master
+	cl.mu.Unlock()
+	if now != master.addr || rawRedis(t, master.addr, "GET", "k").str != "to the master" {
+		t.Errorf("after READONLY the client writes to %q, want the master %s", now, master.addr)
+	}
+}
