@@ -129,6 +129,8 @@ func (cl *redisClient) take(addr string, now time.Time) (*redisConn, bool, []*re
 }
 
 // prunePools drops the pools without connections when there are too many (addresses a cluster no longer has).
+// Only here is a pool removed, and only when none of its connections is in use: a connection always comes back to
+// the pool that counted it.
 func (cl *redisClient) prunePools() {
 	if len(cl.pools) < redisMaxPools {
 		return
@@ -137,6 +139,23 @@ func (cl *redisClient) prunePools() {
 		if p.open == 0 {
 			delete(cl.pools, a)
 		}
+	}
+}
+
+// drop closes the idle connections to addr (a server that failed, or is no longer the master); those in use close
+// when they come back if they failed too.
+func (cl *redisClient) drop(addr string) {
+	cl.mu.Lock()
+	p := cl.pools[addr]
+	var idle []*redisConn
+	if p != nil {
+		idle = p.idle
+		p.open -= len(idle)
+		p.idle = nil
+	}
+	cl.mu.Unlock()
+	for _, c := range idle {
+		c.close()
 	}
 }
 
@@ -224,6 +243,9 @@ func (cl *redisClient) attempt(ctx context.Context, cmd redisCmd, ask string) (r
 	}
 	rep, sent, err := cl.exchange(ctx, addr, ask != "", cmd.args)
 	if err != nil {
+		// The idle connections to addr are likely as dead as this one (a restart, a failover): close them rather
+		// than spend the retries on them one by one.
+		cl.drop(addr)
 		cl.invalidate()
 		return rep, !sent || cmd.idempotent, "", err
 	}
@@ -257,7 +279,7 @@ func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, a
 	}
 	if err := c.write(args, wd); err != nil {
 		cl.putConn(c)
-		return redisReply{}, true, err
+		return redisReply{}, !(reused && redisClosedByPeer(err)), err
 	}
 	rep, err := c.read(ctxDeadline(ctx, time.Now().Add(cl.o.readTimeout)))
 	cl.putConn(c)

@@ -125,6 +125,22 @@ func TestRedisRetriesAfterRestart(t *testing.T) {
 	if _, err := cl.set(ctx, "k", "v", 0, false); err != nil {
 		t.Fatal(err)
 	}
+	// Several idle connections, all dead after the restart: the first failure closes the others.
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = cl.do(ctx, redisCmd{args: []string{"BLPOP", "empty", "0.05"}, key: "empty"})
+		}()
+	}
+	wg.Wait()
+	cl.mu.Lock()
+	idle := len(cl.pools[srv.addr].idle)
+	cl.mu.Unlock()
+	if idle < 2 {
+		t.Fatalf("%d idle connections, want several", idle)
+	}
 	srv.restart()
 	if n, err := cl.incr(ctx, "counter"); err != nil || n != 1 {
 		t.Fatalf("INCR on a connection the restarted server had closed: %d, %v; want 1 (retried, not sent twice)", n, err)

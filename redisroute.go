@@ -99,7 +99,7 @@ func (cl *redisClient) serverError(msg, addr string) (string, string) {
 	switch code {
 	case "MOVED", "ASK":
 		f := strings.Fields(msg)
-		if len(f) != 3 {
+		if len(f) != 3 || cl.o.mode != "cluster" {
 			return "fail", ""
 		}
 		slot, err := strconv.Atoi(f[1])

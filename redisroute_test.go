@@ -45,4 +45,8 @@ func TestRedisStandaloneRoute(t *testing.T) {
 	if a, err := cl.route("any"); err != nil || a != "127.0.0.1:6379" {
 		t.Errorf("route: %q %v", a, err)
 	}
+	// A standalone address that is in fact a cluster node: its redirects are errors, not followed.
+	if action, _ := cl.serverError("MOVED 1 127.0.0.1:7001", "127.0.0.1:6379"); action != "fail" {
+		t.Errorf("MOVED in standalone mode: %s", action)
+	}
 }

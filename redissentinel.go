@@ -56,22 +56,3 @@ func (cl *redisClient) askSentinel(addr string) (string, error) {
 	}
 	return net.JoinHostPort(rep.elems[0].str, rep.elems[1].str), nil
 }
-
-// drop closes the idle connections to a server that is no longer the master; those in use close on return.
-func (cl *redisClient) drop(addr string) {
-	cl.mu.Lock()
-	p := cl.pools[addr]
-	var idle []*redisConn
-	if p != nil {
-		idle = p.idle
-		p.open -= len(idle)
-		p.idle = nil
-		if p.open == 0 {
-			delete(cl.pools, addr)
-		}
-	}
-	cl.mu.Unlock()
-	for _, c := range idle {
-		c.close()
-	}
-}

@@ -21,16 +21,38 @@ import (
 // standalone and a 3-master cluster: commands, EVALSHA scripts, a claim race between goroutines, the revocation
 // stream, keys over many slots.
 func TestRedisClientUnderYaegi(t *testing.T) {
-	probe := loadRedisProbe(t)
+	probe, down := loadRedisProbe(t)
 	t.Run("standalone", func(t *testing.T) {
 		addr := startTestRedis(t)
-		if msg := probe("standalone", []string{addr}); msg != "" {
+		if msg := probe("standalone", "", []string{addr}); msg != "" {
 			t.Fatal(msg)
+		}
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		master := startTestRedis(t)
+		sentinel := startTestSentinel(t, master)
+		if msg := probe("sentinel", "mymaster", []string{sentinel}); msg != "" {
+			t.Fatal(msg)
+		}
+		if n := redisCLI(t, master, "DBSIZE"); n == "0" {
+			t.Error("the sentinel's master has no keys")
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		dead := []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}
+		for _, mode := range []string{"standalone", "sentinel", "cluster"} {
+			master := ""
+			if mode == "sentinel" {
+				master = "mymaster"
+			}
+			if msg := down(mode, master, dead); msg != "" {
+				t.Errorf("%s: %s", mode, msg)
+			}
 		}
 	})
 	t.Run("cluster", func(t *testing.T) {
 		addrs := startTestRedisCluster(t)
-		if msg := probe("cluster", addrs[:1]); msg != "" {
+		if msg := probe("cluster", "", addrs[:1]); msg != "" {
 			t.Fatal(msg)
 		}
 		spread := 0
@@ -46,8 +68,8 @@ func TestRedisClientUnderYaegi(t *testing.T) {
 }
 
 // loadRedisProbe copies the plugin (as Traefik's loader does) plus testdata/redisprobe.go into a GOPATH, imports it
-// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe.
-func loadRedisProbe(t *testing.T) func(string, []string) string {
+// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe and RedisYaegiProbeDown.
+func loadRedisProbe(t *testing.T) (func(string, string, []string) string, func(string, string, []string) string) {
 	t.Helper()
 	gopath := t.TempDir()
 	dst := filepath.Join(gopath, "src", harness.ModuleName)
@@ -68,11 +90,25 @@ func loadRedisProbe(t *testing.T) func(string, []string) string {
 	if _, err := i.Eval(`import "` + harness.ModuleName + `"`); err != nil {
 		t.Fatalf("the plugin with the Redis client does not load under Yaegi: %v", err)
 	}
-	v, err := i.Eval("descopeoidc.RedisYaegiProbe")
+	var fns []func(string, string, []string) string
+	for _, name := range []string{"RedisYaegiProbe", "RedisYaegiProbeDown"} {
+		v, err := i.Eval("descopeoidc." + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fns = append(fns, v.Interface().(func(string, string, []string) string))
+	}
+	return fns[0], fns[1]
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.Interface().(func(string, []string) string)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func redisBin(t *testing.T, name string) string {
@@ -87,16 +123,30 @@ func redisBin(t *testing.T, name string) string {
 // startTestRedis runs redis-server on a free loopback port with extra arguments, killed and reaped at the end.
 func startTestRedis(t *testing.T, extra ...string) string {
 	t.Helper()
-	bin := redisBin(t, "redis-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	_ = l.Close()
+	port := strconv.Itoa(freePort(t))
 	dir := t.TempDir()
 	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 		"--logfile", filepath.Join(dir, "log")}, extra...)
+	return runTestRedis(t, redisBin(t, "redis-server"), port, args...)
+}
+
+// startTestSentinel runs redis-sentinel watching master as mymaster.
+func startTestSentinel(t *testing.T, master string) string {
+	t.Helper()
+	port := strconv.Itoa(freePort(t))
+	dir := t.TempDir()
+	_, mport, _ := net.SplitHostPort(master)
+	conf := "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\nsentinel monitor mymaster 127.0.0.1 " + mport + " 1\n"
+	file := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return runTestRedis(t, redisBin(t, "redis-sentinel"), port, file)
+}
+
+// runTestRedis starts bin with args, waits until port accepts connections, and kills and reaps it at the end.
+func runTestRedis(t *testing.T, bin, port string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -109,7 +159,7 @@ func startTestRedis(t *testing.T, extra ...string) string {
 			return addr
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not listen on %s", addr)
+			t.Fatalf("%s did not listen on %s", bin, addr)
 		}
 	}
 }

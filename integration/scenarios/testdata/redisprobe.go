@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// RedisYaegiProbe exercises the client and the store against the deployment (mode, addrs): commands, scripts, a
-// claim race between goroutines, revocations, keys spread over many slots.
-func RedisYaegiProbe(mode string, addrs []string) string {
-	rc := &RedisConfig{Mode: mode, Addresses: addrs, DialTimeout: "2s", ReadTimeout: "2s", WriteTimeout: "2s"}
+// RedisYaegiProbe exercises the client and the store against the deployment (mode, Sentinel's master name, addrs):
+// commands, scripts, a claim race between goroutines, revocations, keys spread over many slots.
+func RedisYaegiProbe(mode, master string, addrs []string) string {
+	rc := &RedisConfig{Mode: mode, MasterName: master, Addresses: addrs, DialTimeout: "2s", ReadTimeout: "2s", WriteTimeout: "2s"}
 	o, err := rc.options("redis.")
 	if err != nil {
 		return "options: " + err.Error()
@@ -137,6 +137,30 @@ func probeRevocations(s sharedStore) string {
 	ids, _, err = s.revocations(ctx, cursor)
 	if err != nil || len(ids) != 0 {
 		return fmt.Sprintf("revocations after the cursor: %v %v", ids, err)
+	}
+	return ""
+}
+
+// RedisYaegiProbeDown runs commands against a deployment that is not there: each must fail with an error, soon,
+// twice in a row (the second time from the topology error kept for the retry interval).
+func RedisYaegiProbeDown(mode, master string, addrs []string) string {
+	rc := &RedisConfig{Mode: mode, MasterName: master, Addresses: addrs, DialTimeout: "500ms"}
+	o, err := rc.options("redis.")
+	if err != nil {
+		return "options: " + err.Error()
+	}
+	s := newRedisStore(o, "probe:", time.Hour)
+	for i := 0; i < 2; i++ {
+		start := time.Now()
+		if _, _, err := s.load(context.Background(), "k"); err == nil {
+			return "load from a deployment that is down succeeded"
+		}
+		if err := s.revoke(context.Background(), "sid"); err == nil {
+			return "revoke on a deployment that is down succeeded"
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			return "failing took " + d.String()
+		}
 	}
 	return ""
 }
