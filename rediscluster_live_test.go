@@ -15,6 +15,7 @@ import (
 // TestRedisClusterSpreadsKeys: given one seed, the client learns the slot table and puts keys on all 3 masters,
 // each key on the master that owns its slot (a wrong node would answer MOVED, never store it).
 func TestRedisClusterSpreadsKeys(t *testing.T) {
+	t.Parallel()
 	nodes := startRedisCluster(t)
 	cl := testRedisClient(t, testRedisConfig("cluster", nodes[0].addr))
 	ctx := context.Background()
@@ -51,6 +52,7 @@ func TestRedisClusterSpreadsKeys(t *testing.T) {
 // the slot is MIGRATING, a new key is refused by A with ASK and the client stores it on B after ASKING; once the slot
 // belongs to B, A answers MOVED and the client follows it and records the new owner.
 func TestRedisClusterResharding(t *testing.T) {
+	t.Parallel()
 	nodes := startRedisCluster(t)
 	cl := testRedisClient(t, testRedisConfig("cluster", nodes[0].addr))
 	ctx := context.Background()

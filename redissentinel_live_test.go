@@ -65,6 +65,7 @@ func writeUntil(t *testing.T, cl *redisClient, key string, deadline time.Time) i
 // TestRedisSentinelMasterKilled: the master dies (SIGKILL); the sentinel promotes the replica and the client, after
 // connection errors, asks the sentinel again and writes to the new master; what was replicated before is there.
 func TestRedisSentinelMasterKilled(t *testing.T) {
+	t.Parallel()
 	master, replica, sentinel := sentinelPair(t)
 	rc := testRedisConfig("sentinel", sentinel.addr)
 	rc.MasterName = "mymaster"
@@ -97,6 +98,7 @@ func TestRedisSentinelMasterKilled(t *testing.T) {
 // TestRedisSentinelSwitchover: SENTINEL FAILOVER demotes a live master (the sentinel closes its clients'
 // connections); the client asks the sentinel again and writes to the new master.
 func TestRedisSentinelSwitchover(t *testing.T) {
+	t.Parallel()
 	master, replica, sentinel := sentinelPair(t)
 	rc := testRedisConfig("sentinel", sentinel.addr)
 	rc.MasterName = "mymaster"

@@ -92,9 +92,12 @@ func startRedisSentinel(t *testing.T, master *testRedis) *testRedis {
 	return s
 }
 
-// start runs the process and waits until its port accepts connections; it is stopped when the test ends.
+// start runs the process and waits until its log says it is ready (so the port is its own, not another test's
+// server that took it first) and the port accepts connections; it is stopped when the test ends.
 func (s *testRedis) start() {
 	s.t.Helper()
+	logFile := filepath.Join(s.dir, "log")
+	_ = os.Remove(logFile) // a restart's readiness is read from its own log lines
 	s.cmd = exec.Command(s.bin, s.args...)
 	s.once = &sync.Once{}
 	if err := s.cmd.Start(); err != nil {
@@ -109,13 +112,17 @@ func (s *testRedis) start() {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		b, _ := os.ReadFile(logFile)
+		ready := strings.Contains(string(b), "Ready to accept connections") || strings.Contains(string(b), "Sentinel ID is")
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			_ = c.Close()
-			return
+			if ready {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s did not listen on %s: %v", s.bin, s.addr, err)
+			s.t.Fatalf("%s is not ready on %s (ready in its log: %v): %v", s.bin, s.addr, ready, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -21,7 +21,7 @@ import (
 // standalone and a 3-master cluster: commands, EVALSHA scripts, a claim race between goroutines, the revocation
 // stream, keys over many slots.
 func TestRedisClientUnderYaegi(t *testing.T) {
-	probe, down := loadRedisProbe(t)
+	probe, down, probeTLS := loadRedisProbe(t)
 	t.Run("standalone", func(t *testing.T) {
 		addr := startTestRedis(t)
 		if msg := probe("standalone", "", []string{addr}); msg != "" {
@@ -36,6 +36,13 @@ func TestRedisClientUnderYaegi(t *testing.T) {
 		}
 		if n := redisCLI(t, master, "DBSIZE"); n == "0" {
 			t.Error("the sentinel's master has no keys")
+		}
+	})
+	t.Run("tls", func(t *testing.T) {
+		pki := writeTestPKI(t)
+		addr := startTestRedisTLS(t, pki)
+		if msg := probeTLS(addr, pki["ca"], pki["client"], pki["client-key"]); msg != "" {
+			t.Fatal(msg)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
@@ -68,8 +75,8 @@ func TestRedisClientUnderYaegi(t *testing.T) {
 }
 
 // loadRedisProbe copies the plugin (as Traefik's loader does) plus testdata/redisprobe.go into a GOPATH, imports it
-// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe and RedisYaegiProbeDown.
-func loadRedisProbe(t *testing.T) (func(string, string, []string) string, func(string, string, []string) string) {
+// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe, RedisYaegiProbeDown and RedisYaegiProbeTLS.
+func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) string, probeTLS func(string, string, string, string) string) {
 	t.Helper()
 	gopath := t.TempDir()
 	dst := filepath.Join(gopath, "src", harness.ModuleName)
@@ -90,15 +97,17 @@ func loadRedisProbe(t *testing.T) (func(string, string, []string) string, func(s
 	if _, err := i.Eval(`import "` + harness.ModuleName + `"`); err != nil {
 		t.Fatalf("the plugin with the Redis client does not load under Yaegi: %v", err)
 	}
-	var fns []func(string, string, []string) string
-	for _, name := range []string{"RedisYaegiProbe", "RedisYaegiProbeDown"} {
+	fns := map[string]any{}
+	for _, name := range []string{"RedisYaegiProbe", "RedisYaegiProbeDown", "RedisYaegiProbeTLS"} {
 		v, err := i.Eval("descopeoidc." + name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fns = append(fns, v.Interface().(func(string, string, []string) string))
+		fns[name] = v.Interface()
 	}
-	return fns[0], fns[1]
+	return fns["RedisYaegiProbe"].(func(string, string, []string) string),
+		fns["RedisYaegiProbeDown"].(func(string, string, []string) string),
+		fns["RedisYaegiProbeTLS"].(func(string, string, string, string) string)
 }
 
 func freePort(t *testing.T) int {
@@ -127,7 +136,7 @@ func startTestRedis(t *testing.T, extra ...string) string {
 	dir := t.TempDir()
 	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 		"--logfile", filepath.Join(dir, "log")}, extra...)
-	return runTestRedis(t, redisBin(t, "redis-server"), port, args...)
+	return runTestRedis(t, redisBin(t, "redis-server"), port, dir, args...)
 }
 
 // startTestSentinel runs redis-sentinel watching master as mymaster.
@@ -136,16 +145,18 @@ func startTestSentinel(t *testing.T, master string) string {
 	port := strconv.Itoa(freePort(t))
 	dir := t.TempDir()
 	_, mport, _ := net.SplitHostPort(master)
-	conf := "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\nsentinel monitor mymaster 127.0.0.1 " + mport + " 1\n"
+	conf := "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\nlogfile " + filepath.Join(dir, "log") +
+		"\nsentinel monitor mymaster 127.0.0.1 " + mport + " 1\n"
 	file := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return runTestRedis(t, redisBin(t, "redis-sentinel"), port, file)
+	return runTestRedis(t, redisBin(t, "redis-sentinel"), port, dir, file)
 }
 
-// runTestRedis starts bin with args, waits until port accepts connections, and kills and reaps it at the end.
-func runTestRedis(t *testing.T, bin, port string, args ...string) string {
+// runTestRedis starts bin with args, waits until its log (in dir) says it is ready and port accepts connections
+// (the port is then its own), and kills and reaps it at the end.
+func runTestRedis(t *testing.T, bin, port, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
@@ -154,9 +165,13 @@ func runTestRedis(t *testing.T, bin, port string, args ...string) string {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addr := "127.0.0.1:" + port
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(dir, "log"))
+		ready := strings.Contains(string(b), "Ready to accept connections") || strings.Contains(string(b), "Sentinel ID is")
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			_ = c.Close()
-			return addr
+			if ready {
+				return addr
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not listen on %s", bin, addr)

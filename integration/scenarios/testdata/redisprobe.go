@@ -164,3 +164,13 @@ func RedisYaegiProbeDown(mode, master string, addrs []string) string {
 	}
 	return ""
 }
+
+// RedisYaegiProbeTLS runs the commands over TLS with the CA and the client certificate in the files named.
+func RedisYaegiProbeTLS(addr, caFile, certFile, keyFile string) string {
+	rc := &RedisConfig{Addresses: []string{addr}, TLS: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}
+	o, err := rc.options("redis.")
+	if err != nil {
+		return "options: " + err.Error()
+	}
+	return probeCommands(sharedRedis(o))
+}
