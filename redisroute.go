@@ -10,7 +10,12 @@ import (
 
 // Routing a command to the server that must run it: the one address in standalone mode, the master Sentinel names,
 // or the master that owns the key's slot in a cluster. The topology is loaded by the first command that needs it and
-// reloaded after errors that say it changed, at most once per redisTopologyInterval.
+// reloaded after errors that say it changed, at most once per redisTopologyInterval; Sentinel's answer is also
+// checked again by the first command after redisSentinelRecheck.
+
+// redisSentinelRecheck bounds how long writes can go to a master that a switchover replaced but that is not yet
+// demoted (the sentinel reconfigures it when it next sees it, up to ~10 s later): one sentinel question per second.
+const redisSentinelRecheck = time.Second
 
 // route returns the address for a command on key.
 func (cl *redisClient) route(key string) (string, error) {
@@ -29,6 +34,9 @@ func (cl *redisClient) route(key string) (string, error) {
 func (cl *redisClient) routed(lookup func() string, missing string) (string, error) {
 	cl.mu.Lock()
 	addr := lookup()
+	if cl.o.mode == "sentinel" && time.Since(cl.loadedAt) > redisSentinelRecheck {
+		cl.stale = true // a switchover moves the master without an error from the old one until it is demoted
+	}
 	stale := cl.stale
 	cl.mu.Unlock()
 	if addr != "" && !stale {
