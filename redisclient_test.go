@@ -59,14 +59,19 @@ func TestRedisPoolBounded(t *testing.T) {
 			errs <- err
 		}()
 	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
 	peak := 0
-	for i := 0; i < 10; i++ {
+	for running := true; running; {
 		if n := connectedClients(t, srv.addr) - 1; n > peak {
 			peak = n
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-done:
+			running = false
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -83,7 +88,7 @@ func TestRedisPoolBounded(t *testing.T) {
 func TestRedisIdleConnectionsClosedLazily(t *testing.T) {
 	srv := startRedisServer(t, nil)
 	rc := testRedisConfig("standalone", srv.addr)
-	rc.IdleTimeout = "100ms"
+	rc.IdleTimeout = "400ms"
 	cl := testRedisClient(t, rc)
 	ctx := context.Background()
 	id := func() int64 {
@@ -97,7 +102,7 @@ func TestRedisIdleConnectionsClosedLazily(t *testing.T) {
 	if first != again {
 		t.Fatalf("an idle connection within idleTimeout was not reused: client ids %d then %d", first, again)
 	}
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond)
 	if n := connectedClients(t, srv.addr) - 1; n != 1 {
 		t.Fatalf("before the next command the idle connection should still be open (nothing runs in the background): %d", n)
 	}

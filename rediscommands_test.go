@@ -25,17 +25,26 @@ func TestRedisCommands(t *testing.T) {
 	if won, err := cl.set(ctx, "n", "v", 1500*time.Millisecond, true); err != nil || !won {
 		t.Fatalf("SET NX PX: %v %v", won, err)
 	}
-	if pttl := rawRedis(t, srv.addr, "PTTL", "n").num; pttl <= 1000 || pttl > 1500 {
+	if pttl := rawRedis(t, srv.addr, "PTTL", "n").num; pttl <= 0 || pttl > 1500 {
 		t.Errorf("SET PX 1500: PTTL %d", pttl)
 	}
-	if ok, err := cl.expire(ctx, "k", 2*time.Second); err != nil || !ok {
+	stats := rawRedis(t, srv.addr, "INFO", "commandstats").str
+	if ok, err := cl.expire(ctx, "k", 20*time.Second); err != nil || !ok {
 		t.Errorf("EXPIRE: %v %v", ok, err)
 	}
-	if ttl := rawRedis(t, srv.addr, "TTL", "k").num; ttl != 2 {
-		t.Errorf("EXPIRE 2s: TTL %d", ttl)
+	if ttl := rawRedis(t, srv.addr, "TTL", "k").num; ttl <= 0 || ttl > 20 {
+		t.Errorf("EXPIRE 20s: TTL %d", ttl)
 	}
-	if ok, err := cl.expire(ctx, "k", 2500*time.Millisecond); err != nil || !ok || rawRedis(t, srv.addr, "PTTL", "k").num <= 2000 {
+	if ok, err := cl.expire(ctx, "k", 2500*time.Millisecond); err != nil || !ok {
 		t.Errorf("PEXPIRE 2500ms: %v %v", ok, err)
+	}
+	if pttl := rawRedis(t, srv.addr, "PTTL", "k").num; pttl <= 0 || pttl > 2500 {
+		t.Errorf("PEXPIRE 2500ms: PTTL %d", pttl)
+	}
+	now := rawRedis(t, srv.addr, "INFO", "commandstats").str
+	if statCalls(now, "cmdstat_expire")-statCalls(stats, "cmdstat_expire") != 1 ||
+		statCalls(now, "cmdstat_pexpire")-statCalls(stats, "cmdstat_pexpire") != 1 {
+		t.Error("whole seconds should go as EXPIRE, the others as PEXPIRE")
 	}
 	if ok, err := cl.expire(ctx, "missing", time.Second); err != nil || ok {
 		t.Errorf("EXPIRE of a missing key: %v %v", ok, err)

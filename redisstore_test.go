@@ -95,21 +95,27 @@ func TestRedisStoreClaimRace(t *testing.T) {
 	}
 }
 
-// TestRedisStoreSpendOnce: a key is spent once; it expires with its ttl; prefixes keep stores apart.
+// TestRedisStoreSpendOnce: a key is spent once, for its ttl; prefixes keep stores apart.
 func TestRedisStoreSpendOnce(t *testing.T) {
 	srv := startRedisServer(t, nil)
 	a, b := testRedisStore(t, srv.addr, "a:"), testRedisStore(t, srv.addr, "b:")
 	ctx := context.Background()
 	for i, want := range []bool{true, false} {
-		if ok, err := a.spendOnce(ctx, "state", 200*time.Millisecond); err != nil || ok != want {
+		if ok, err := a.spendOnce(ctx, "state", time.Minute); err != nil || ok != want {
 			t.Fatalf("spend %d: %v %v, want %v", i, ok, err, want)
 		}
+	}
+	if pttl := rawRedis(t, srv.addr, "PTTL", "a:state").num; pttl <= 0 || pttl > 60000 {
+		t.Errorf("a spent key's PTTL is %d, want its ttl", pttl)
 	}
 	if ok, err := b.spendOnce(ctx, "state", time.Minute); err != nil || !ok {
 		t.Errorf("another prefix's key: %v %v", ok, err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if ok, err := a.spendOnce(ctx, "state", time.Minute); err != nil || !ok {
+	if ok, err := a.spendOnce(ctx, "short", 50*time.Millisecond); err != nil || !ok {
+		t.Fatalf("spend: %v %v", ok, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if ok, err := a.spendOnce(ctx, "short", time.Minute); err != nil || !ok {
 		t.Errorf("after its ttl the key is not spent any more: %v %v", ok, err)
 	}
 }
