@@ -45,7 +45,7 @@ func connectedClients(t *testing.T, addr string) int {
 func TestRedisPoolBounded(t *testing.T) {
 	srv := startRedisServer(t, nil)
 	rc := testRedisConfig("standalone", srv.addr)
-	rc.PoolSize = 2
+	rc.PoolSize, rc.DialTimeout = 2, "5s" // the dial timeout also bounds the wait for a free connection
 	cl := testRedisClient(t, rc)
 	ctx := context.Background()
 	var wg sync.WaitGroup
