@@ -21,11 +21,16 @@ import (
 // standalone and a 3-master cluster: commands, EVALSHA scripts, a claim race between goroutines, the revocation
 // stream, keys over many slots.
 func TestRedisClientUnderYaegi(t *testing.T) {
-	probe, down, probeTLS := loadRedisProbe(t)
+	probe, down, probeTLS, pollCost := loadRedisProbe(t)
 	t.Run("standalone", func(t *testing.T) {
 		addr := startTestRedis(t)
 		if msg := probe("standalone", "", []string{addr}); msg != "" {
 			t.Fatal(msg)
+		}
+		if ns := pollCost(addr, 500); ns < 0 {
+			t.Error("a revocation poll failed")
+		} else {
+			t.Logf("a revocation poll with nothing new (XRANGE over loopback) from interpreted code: %v", time.Duration(ns))
 		}
 	})
 	t.Run("sentinel", func(t *testing.T) {
@@ -75,8 +80,10 @@ func TestRedisClientUnderYaegi(t *testing.T) {
 }
 
 // loadRedisProbe copies the plugin (as Traefik's loader does) plus testdata/redisprobe.go into a GOPATH, imports it
-// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe, RedisYaegiProbeDown and RedisYaegiProbeTLS.
-func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) string, probeTLS func(string, string, string, string) string) {
+// into a Yaegi interpreter and returns the interpreted RedisYaegiProbe, RedisYaegiProbeDown, RedisYaegiProbeTLS and
+// RedisYaegiPollCost.
+func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) string,
+	probeTLS func(string, string, string, string) string, pollCost func(string, int) int64) {
 	t.Helper()
 	gopath := t.TempDir()
 	dst := filepath.Join(gopath, "src", harness.ModuleName)
@@ -98,7 +105,7 @@ func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) st
 		t.Fatalf("the plugin with the Redis client does not load under Yaegi: %v", err)
 	}
 	fns := map[string]any{}
-	for _, name := range []string{"RedisYaegiProbe", "RedisYaegiProbeDown", "RedisYaegiProbeTLS"} {
+	for _, name := range []string{"RedisYaegiProbe", "RedisYaegiProbeDown", "RedisYaegiProbeTLS", "RedisYaegiPollCost"} {
 		v, err := i.Eval("descopeoidc." + name)
 		if err != nil {
 			t.Fatal(err)
@@ -107,7 +114,8 @@ func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) st
 	}
 	return fns["RedisYaegiProbe"].(func(string, string, []string) string),
 		fns["RedisYaegiProbeDown"].(func(string, string, []string) string),
-		fns["RedisYaegiProbeTLS"].(func(string, string, string, string) string)
+		fns["RedisYaegiProbeTLS"].(func(string, string, string, string) string),
+		fns["RedisYaegiPollCost"].(func(string, int) int64)
 }
 
 func freePort(t *testing.T) int {

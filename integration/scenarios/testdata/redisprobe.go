@@ -174,3 +174,28 @@ func RedisYaegiProbeTLS(addr, caFile, certFile, keyFile string) string {
 	}
 	return probeCommands(sharedRedis(o))
 }
+
+// RedisYaegiPollCost times n revocation polls that find nothing new (the steady state: one per interval per
+// process) and returns the mean in nanoseconds, or -1 when a poll fails.
+func RedisYaegiPollCost(addr string, n int) int64 {
+	rc := &RedisConfig{Addresses: []string{addr}}
+	o, err := rc.options("redis.")
+	if err != nil {
+		return -1
+	}
+	s := newRedisStore(o, "cost:", time.Hour)
+	if err := s.revoke(context.Background(), "sid"); err != nil {
+		return -1
+	}
+	_, cursor, err := s.revocations(context.Background(), "")
+	if err != nil {
+		return -1
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, _, err := s.revocations(context.Background(), cursor); err != nil {
+			return -1
+		}
+	}
+	return int64(time.Since(start)) / int64(n)
+}
