@@ -269,4 +269,7 @@ func sharedRedis(o *redisOptions) *redisClient {
 	return c
 }
 
-var errRedisPoolExhausted = errors.New("redis: no free connection before the deadline")
+var (
+	errRedisPoolExhausted = errors.New("redis: no free connection before the deadline")
+	errRedisDown          = errors.New("redis: server unreachable, next dial after a backoff")
+)

@@ -3,6 +3,7 @@ package descopeoidc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -34,13 +35,18 @@ type redisClient struct {
 
 // redisPool holds one server's connections; open counts them, idle or in use.
 type redisPool struct {
-	idle []*redisConn
-	open int
+	idle      []*redisConn
+	open      int
+	downUntil time.Time     // a dial failed: no new dial before this, callers get downErr at once
+	downErr   error         // that dial's error
+	backoff   time.Duration // the current wait after a failed dial, doubled by each failure
 }
 
 const (
-	redisTopologyInterval = 100 * time.Millisecond // at most one topology load per interval
-	redisMaxPools         = 64
+	redisTopologyInterval   = 100 * time.Millisecond // at most one topology load per interval
+	redisMaxPools           = 64
+	redisDialBackoff        = 100 * time.Millisecond // after a failed dial, the first wait before the next
+	redisDialBackoffCeiling = 2 * time.Second
 )
 
 func newRedisClient(o *redisOptions) *redisClient {
@@ -78,12 +84,7 @@ func (cl *redisClient) conn(addr string, deadline time.Time) (*redisConn, error)
 			return c, nil
 		}
 		if dial {
-			c, err := cl.o.node.dial(addr)
-			if err != nil {
-				cl.release(addr)
-				return nil, err
-			}
-			return c, nil
+			return cl.dialPooled(addr)
 		}
 		if !time.Now().Add(wait).Before(deadline) {
 			return nil, errRedisPoolExhausted
@@ -93,6 +94,41 @@ func (cl *redisClient) conn(addr string, deadline time.Time) (*redisConn, error)
 			wait *= 2
 		}
 	}
+}
+
+// dialPooled dials addr for the pool slot take reserved, unless a dial to addr failed within the backoff: then it
+// fails at once with that failure, so that an unreachable server costs each command nothing while the first dial
+// after the backoff finds out whether it is back. A failure doubles the backoff (100 ms up to 2 s), a success
+// resets it.
+func (cl *redisClient) dialPooled(addr string) (*redisConn, error) {
+	cl.mu.Lock()
+	p := cl.pools[addr] // the pool that counted the slot: a pool with open > 0 is never removed
+	if time.Now().Before(p.downUntil) {
+		err := fmt.Errorf("%w (%s: %v)", errRedisDown, addr, p.downErr)
+		p.open--
+		cl.mu.Unlock()
+		return nil, err
+	}
+	cl.mu.Unlock()
+	c, err := cl.o.node.dial(addr)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if err != nil {
+		p.open--
+		p.backoff *= 2
+		if p.backoff < redisDialBackoff {
+			p.backoff = redisDialBackoff
+		}
+		if p.backoff > redisDialBackoffCeiling {
+			p.backoff = redisDialBackoffCeiling
+		}
+		p.downUntil = time.Now().Add(p.backoff)
+		p.downErr = err
+		return nil, err
+	}
+	p.backoff = 0
+	p.downUntil = time.Time{}
+	return c, nil
 }
 
 // take pops an idle connection of addr's pool, or reserves a slot for a dial (dial true); expired are the idle
@@ -157,15 +193,6 @@ func (cl *redisClient) drop(addr string) {
 	for _, c := range idle {
 		c.close()
 	}
-}
-
-// release gives back a pool slot whose connection failed or was closed.
-func (cl *redisClient) release(addr string) {
-	cl.mu.Lock()
-	if p := cl.pools[addr]; p != nil && p.open > 0 {
-		p.open--
-	}
-	cl.mu.Unlock()
 }
 
 // putConn returns a connection to its pool, or closes it when it is broken or the client was closed.
@@ -242,6 +269,10 @@ func (cl *redisClient) attempt(ctx context.Context, cmd redisCmd, ask string) (r
 		addr = a
 	}
 	rep, sent, err := cl.exchange(ctx, addr, ask != "", cmd.args)
+	if err != nil && errors.Is(err, errRedisDown) {
+		cl.invalidate() // elsewhere than standalone, another route may come: the next command asks
+		return rep, false, "", err
+	}
 	if err != nil {
 		// The idle connections to addr are likely as dead as this one (a restart, a failover): close them rather
 		// than spend the retries on them one by one.

@@ -2,11 +2,13 @@ package descopeoidc
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -246,5 +248,48 @@ func TestRedisDatabase(t *testing.T) {
 	}
 	if v, ok, err := testRedisClient(t, rc).get(ctx, "k"); err != nil || !ok || v != "in 3" {
 		t.Errorf("reading database 3: %q %v %v", v, ok, err)
+	}
+}
+
+// TestRedisDialBackoff: after a failed dial, commands to that server fail at once (no dial, no wait) until the
+// backoff passes; then one dial finds out whether it is back.
+func TestRedisDialBackoff(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = c.Close() // the AUTH of every dial fails
+		}
+	}()
+	pw := filepath.Join(t.TempDir(), "pw")
+	_ = os.WriteFile(pw, []byte("pw"), 0o600)
+	rc := testRedisConfig("standalone", l.Addr().String())
+	rc.PasswordFile = pw
+	cl := testRedisClient(t, rc)
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		if _, _, err := cl.get(ctx, "k"); err == nil {
+			t.Fatal("GET through a server that closes every connection succeeded")
+		}
+	}
+	elapsed := time.Since(start)
+	if n := accepted.Load(); n < 1 || n > 3 || elapsed > time.Second {
+		t.Errorf("20 commands to a failing server dialled %d times in %v, want 1-3 (the backoff) and fast", n, elapsed)
+	}
+	time.Sleep(500 * time.Millisecond) // past the backoff of at most 3 failed dials (100, 200, 400 ms)
+	before := accepted.Load()
+	_, _, _ = cl.get(ctx, "k")
+	if accepted.Load() == before {
+		t.Error("after the backoff the next command did not dial again")
 	}
 }

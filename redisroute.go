@@ -42,7 +42,7 @@ func (cl *redisClient) routed(lookup func() string, missing string) (string, err
 	if addr != "" && !stale {
 		return addr, nil
 	}
-	err := cl.refresh()
+	err := cl.refresh(addr == "")
 	cl.mu.Lock()
 	addr = lookup()
 	cl.mu.Unlock()
@@ -65,10 +65,15 @@ func (cl *redisClient) invalidate() {
 	cl.mu.Unlock()
 }
 
-// refresh reloads a stale topology, one caller at a time and at most once per interval; the callers that come
-// within the interval of a failed load get its error.
-func (cl *redisClient) refresh() error {
-	cl.topoMu.Lock()
+// refresh reloads a stale topology, one caller at a time and at most once per interval after the last load ended;
+// the callers that come within the interval of a failed load get its error. A caller that knows an address (wait
+// false) does not wait for a load in progress: it goes on with what it knows.
+func (cl *redisClient) refresh(wait bool) error {
+	if wait {
+		cl.topoMu.Lock()
+	} else if !cl.topoMu.TryLock() {
+		return nil
+	}
 	defer cl.topoMu.Unlock()
 	cl.mu.Lock()
 	stale, loadedAt, lastErr := cl.stale, cl.loadedAt, cl.topoErr
@@ -87,7 +92,7 @@ func (cl *redisClient) refresh() error {
 		err = cl.loadSlots()
 	}
 	cl.mu.Lock()
-	cl.loadedAt = now
+	cl.loadedAt = time.Now() // the interval starts when the load ends: a load that waited out timeouts is not redone at once
 	cl.topoErr = err
 	if err == nil {
 		cl.stale = false
