@@ -88,7 +88,8 @@ func TestRedisSentinelMasterKilled(t *testing.T) {
 		t.Fatalf("the client writes to %q, want the promoted replica %s", now, replica.addr)
 	}
 	if v, ok, err := cl.get(ctx, "before"); err != nil || !ok || v != "kept" {
-		t.Errorf("a replicated key after the failover: %q %v %v", v, ok, err)
+		t.Errorf("a replicated key after the failover: %q %v %v; the new master has %q, its replication: %s", v, ok, err,
+			rawRedis(t, replica.addr, "GET", "before").str, rawRedis(t, replica.addr, "INFO", "replication").str)
 	}
 	if v := rawRedis(t, replica.addr, "GET", "after").str; v != "after" {
 		t.Errorf("the new master has %q", v)
