@@ -50,7 +50,7 @@ const (
 	redisMaxPoolSize         = 1024
 	redisMaxClients          = 8 // distinct Redis configurations kept per process; older ones are closed
 	redisMaxRedirects        = 5
-	redisRetryBackoff        = 20 * time.Millisecond
+	redisRetryBackoff        = redisTopologyInterval // a retry after READONLY or MOVED may reload the topology
 	redisRetryBackoffCeiling = 500 * time.Millisecond
 )
 

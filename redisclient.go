@@ -338,8 +338,9 @@ func ctxDeadline(ctx context.Context, d time.Time) time.Time {
 	return d
 }
 
-// redisBackoff sleeps before retry number attempt (20 ms, 40 ms, ... up to 500 ms); false when the context's
-// deadline would pass first.
+// redisBackoff sleeps before retry number attempt (100 ms, 200 ms, 400 ms, then 500 ms: the first is the topology
+// interval, so that the retry after a READONLY or a connection error can ask the sentinel again); false when the
+// context's deadline would pass first.
 func redisBackoff(ctx context.Context, attempt int) bool {
 	d := redisRetryBackoff
 	for i := 1; i < attempt && d < redisRetryBackoffCeiling; i++ {

@@ -49,7 +49,7 @@ func TestRedisSentinelReadonly(t *testing.T) {
 	rc.MasterName = "mymaster"
 	cl := testRedisClient(t, rc)
 	cl.mu.Lock()
-	cl.master, cl.stale = replica.addr, false
+	cl.master, cl.stale, cl.loadedAt = replica.addr, false, time.Now() // as if the sentinel had just named it
 	cl.mu.Unlock()
 	if _, err := cl.set(context.Background(), "k", "to the master", time.Minute, false); err != nil {
 		t.Fatalf("SET after READONLY: %v", err)
@@ -60,4 +60,17 @@ func TestRedisSentinelReadonly(t *testing.T) {
 	if now != master.addr || rawRedis(t, master.addr, "GET", "k").str != "to the master" {
 		t.Errorf("after READONLY the client writes to %q, want the master %s", now, master.addr)
 	}
+	// One SET refused by the replica is the test's own check above, the other the client's: it did meet READONLY.
+	if st := statLine(rawRedis(t, replica.addr, "INFO", "commandstats").str, "cmdstat_set"); !strings.Contains(st, "rejected_calls=2,") {
+		t.Errorf("the replica's SET statistics %q: the client's write did not meet READONLY", st)
+	}
+}
+
+func statLine(info, stat string) string {
+	for _, l := range strings.Split(info, "\r\n") {
+		if strings.HasPrefix(l, stat+":") {
+			return l
+		}
+	}
+	return ""
 }

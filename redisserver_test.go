@@ -253,3 +253,16 @@ func startRedisCluster(t *testing.T) []*testRedis {
 	}
 	return nodes
 }
+
+func mustOK(t *testing.T, rep redisReply) {
+	t.Helper()
+	if rep.kind != '+' || rep.str != "OK" {
+		t.Fatalf("reply %+v, want OK", rep)
+	}
+}
+
+// commandCalls is how many times addr ran cmd (INFO commandstats).
+func commandCalls(t *testing.T, addr, cmd string) int {
+	t.Helper()
+	return statCalls(rawRedis(t, addr, "INFO", "commandstats").str, "cmdstat_"+cmd)
+}
