@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -218,7 +219,11 @@ type redisCmd struct {
 	args       []string
 	key        string
 	idempotent bool
+	replicas   int // when > 0, WAIT for that many replicas (up to redisWaitTimeout) on the same connection after it
 }
+
+// redisWaitTimeout bounds a WAIT after a write that must survive a failover.
+const redisWaitTimeout = 250 * time.Millisecond
 
 // do runs cmd: routed to the master that owns its key, following MOVED and ASK redirects, re-discovering the
 // topology after connection errors, READONLY, CLUSTERDOWN or MASTERDOWN, and retrying at most maxRetries times with
@@ -268,7 +273,7 @@ func (cl *redisClient) attempt(ctx context.Context, cmd redisCmd, ask string) (r
 		}
 		addr = a
 	}
-	rep, sent, err := cl.exchange(ctx, addr, ask != "", cmd.args)
+	rep, sent, err := cl.exchange(ctx, addr, ask != "", cmd)
 	if err != nil && errors.Is(err, errRedisDown) {
 		cl.invalidate() // elsewhere than standalone, another route may come: the next command asks
 		return rep, false, "", err
@@ -290,7 +295,7 @@ func (cl *redisClient) attempt(ctx context.Context, cmd redisCmd, ask string) (r
 
 // exchange runs one command on a pooled connection to addr (after ASKING when asking). sent is false when the
 // command surely did not reach the server: no connection, or a reused connection the server had already closed.
-func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, args []string) (redisReply, bool, error) {
+func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, cmd redisCmd) (redisReply, bool, error) {
 	now := time.Now()
 	c, err := cl.conn(addr, ctxDeadline(ctx, now.Add(cl.o.node.dialTimeout)))
 	if err != nil {
@@ -308,11 +313,16 @@ func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, a
 			return rep, false, err // the command itself was not sent
 		}
 	}
-	if err := c.write(args, wd); err != nil {
+	if err := c.write(cmd.args, wd); err != nil {
 		cl.putConn(c)
 		return redisReply{}, !(reused && redisClosedByPeer(err)), err
 	}
 	rep, err := c.read(ctxDeadline(ctx, time.Now().Add(cl.o.readTimeout)))
+	if err == nil && rep.kind != '-' && cmd.replicas > 0 {
+		// WAIT counts the replicas that have this connection's writes: best effort, the write itself succeeded.
+		wait := []string{"WAIT", strconv.Itoa(cmd.replicas), redisMillis(redisWaitTimeout)}
+		_, _ = c.roundTrip(wait, ctxDeadline(ctx, time.Now().Add(redisWaitTimeout+cl.o.readTimeout)))
+	}
 	cl.putConn(c)
 	if err != nil {
 		return rep, !(reused && redisClosedByPeer(err)), err

@@ -120,14 +120,15 @@ type redisStreamEntry struct {
 }
 
 // xadd appends an entry to stream with a server-assigned ID, trimming (approximately) the entries older than
-// minID when it is set, and returns the new ID.
-func (cl *redisClient) xadd(ctx context.Context, stream, minID string, fields ...string) (string, error) {
+// minID when it is set, and returns the new ID. With replicas > 0 it returns once that many replicas have the entry
+// or after redisWaitTimeout.
+func (cl *redisClient) xadd(ctx context.Context, stream, minID string, replicas int, fields ...string) (string, error) {
 	args := []string{"XADD", stream}
 	if minID != "" {
 		args = append(args, "MINID", "~", minID)
 	}
 	args = append(append(args, "*"), fields...)
-	rep, err := cl.do(ctx, redisCmd{args: args, key: stream})
+	rep, err := cl.do(ctx, redisCmd{args: args, key: stream, replicas: replicas})
 	if err != nil {
 		return "", err
 	}

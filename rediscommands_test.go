@@ -117,7 +117,7 @@ func TestRedisStream(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, v := range []string{"a", "b", "c"} {
-		id, err := cl.xadd(ctx, "s", "", "id", v)
+		id, err := cl.xadd(ctx, "s", "", 0, "id", v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,12 +136,12 @@ func TestRedisStream(t *testing.T) {
 	}
 	// MINID trims approximately: whole stream nodes (100 entries each) older than it go, in one XADD.
 	for i := 0; i < 300; i++ {
-		if _, err := cl.xadd(ctx, "s", "", "id", "old"); err != nil {
+		if _, err := cl.xadd(ctx, "s", "", 0, "id", "old"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	minID := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10) + "-0"
-	if _, err := cl.xadd(ctx, "s", minID, "id", "new"); err != nil {
+	if _, err := cl.xadd(ctx, "s", minID, 0, "id", "new"); err != nil {
 		t.Fatal(err)
 	}
 	if n := rawRedis(t, srv.addr, "XLEN", "s").num; n >= 200 {

@@ -15,7 +15,7 @@ import (
 // sentinelPair is a master with one replica, watched by one sentinel that knows the replica.
 func sentinelPair(t *testing.T) (*testRedis, *testRedis, *testRedis) {
 	t.Helper()
-	master := startRedisServer(t, nil)
+	master := startRedisServer(t, nil, "--repl-diskless-sync-delay", "0") // the replica syncs at once, not after 5 s
 	replica := startRedisServer(t, nil, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
 	sentinel := startRedisSentinel(t, master)
 	deadline := time.Now().Add(30 * time.Second)

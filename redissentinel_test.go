@@ -39,7 +39,7 @@ func TestRedisSentinelDiscovery(t *testing.T) {
 // TestRedisSentinelReadonly: a write that reaches a replica (the client's master is stale: a demoted master whose
 // connections survived) is refused with READONLY; the client asks the sentinel again and writes to the master.
 func TestRedisSentinelReadonly(t *testing.T) {
-	master := startRedisServer(t, nil)
+	master := startRedisServer(t, nil, "--repl-diskless-sync-delay", "0") // the replica syncs at once, not after 5 s
 	replica := startRedisServer(t, nil, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
 	sentinel := startRedisSentinel(t, master)
 	if rep := rawRedis(t, replica.addr, "SET", "k", "v"); rep.kind != '-' || !strings.HasPrefix(rep.str, "READONLY") {
@@ -73,4 +73,41 @@ func statLine(info, stat string) string {
 		}
 	}
 	return ""
+}
+
+// TestRedisSentinelRevokeReachesReplica: with Sentinel a revocation returns once the replica has it (WAIT on the
+// connection that wrote it), so that a failover right after a logout does not lose the revocation.
+func TestRedisSentinelRevokeReachesReplica(t *testing.T) {
+	master := startRedisServer(t, nil, "--repl-diskless-sync-delay", "0") // the replica syncs at once, not after 5 s
+	replica := startRedisServer(t, nil, "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	sentinel := startRedisSentinel(t, master)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(rawRedis(t, replica.addr, "INFO", "replication").str, "master_link_status:up"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not sync")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rc := testRedisConfig("sentinel", sentinel.addr)
+	rc.MasterName = "mymaster"
+	o, err := rc.options("redis.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newRedisStore(o, "t:", time.Hour)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		if err := s.revoke(context.Background(), "sid-"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if n := rawRedis(t, replica.addr, "XLEN", "t:revocations").num; n != int64(i+1) {
+			if took < redisWaitTimeout {
+				t.Fatalf("revocation %d returned after %v, before WAIT's timeout, with %d entries on the replica", i, took, n)
+			}
+			t.Logf("revocation %d: WAIT timed out on this loaded machine (%v)", i, took)
+		}
+	}
+	if n := commandCalls(t, master.addr, "wait"); n != 3 {
+		t.Errorf("%d WAIT calls on the master, want one per revocation", n)
+	}
 }

@@ -91,10 +91,16 @@ func (s *redisStore) load(ctx context.Context, key string) (string, bool, error)
 }
 
 // revoke appends id to the revocation stream, whose IDs the server assigns (no clock of ours orders them), and
-// trims the entries older than the retention.
+// trims the entries older than the retention. With Sentinel it returns once a replica has the entry (or after
+// redisWaitTimeout): replication is asynchronous, and a revocation only the dead master had would be lost by the
+// failover.
 func (s *redisStore) revoke(ctx context.Context, id string) error {
 	minID := strconv.FormatInt(time.Now().Add(-s.retention).UnixMilli(), 10) + "-0"
-	_, err := s.client().xadd(ctx, s.prefix+"revocations", minID, "id", id)
+	replicas := 0
+	if s.o.mode == "sentinel" {
+		replicas = 1
+	}
+	_, err := s.client().xadd(ctx, s.prefix+"revocations", minID, replicas, "id", id)
 	return err
 }
 

@@ -156,6 +156,9 @@ func TestRedisStoreRevocations(t *testing.T) {
 	if ids, _, err := testRedisStore(t, srv.addr, "t:").revocations(ctx, ""); err != nil || len(ids) != 4 {
 		t.Errorf("a new replica reads %v %v, want all 4", ids, err)
 	}
+	if n := commandCalls(t, srv.addr, "wait"); n != 0 {
+		t.Errorf("standalone revocations sent %d WAIT, want none (no replica to wait for)", n)
+	}
 }
 
 func xrangeCalls(info string) int { return statCalls(info, "cmdstat_xrange") }
