@@ -84,7 +84,7 @@ check:
 unit:
 	@echo ">> unit tests (compiled, race detector)"
 	$(GO) test -race -count=1 -cover ./...
-	@echo ">> Redis client against real Sentinel failovers and a real Cluster (-tags redis: ~30 s, kept out of go test ./...)"
+	@echo ">> Redis client against real Sentinel failovers and a real Cluster (-tags redis: ~15 s, kept out of go test ./...)"
 	$(GO) test -race -count=1 -tags redis -run 'TestRedis' .
 
 fuzz:
