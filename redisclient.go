@@ -297,12 +297,12 @@ func (cl *redisClient) attempt(ctx context.Context, cmd redisCmd, ask string) (r
 // command surely did not reach the server: no connection, or a reused connection the server had already closed.
 func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, cmd redisCmd) (redisReply, bool, error) {
 	now := time.Now()
-	c, err := cl.conn(addr, ctxDeadline(ctx, now.Add(cl.o.node.dialTimeout)))
+	c, err := cl.conn(addr, redisDeadline(ctx, now.Add(cl.o.node.dialTimeout)))
 	if err != nil {
 		return redisReply{}, false, err
 	}
 	reused := !c.idleAt.IsZero()
-	wd := ctxDeadline(ctx, now.Add(cl.o.writeTimeout))
+	wd := redisDeadline(ctx, now.Add(cl.o.writeTimeout))
 	if asking {
 		rep, err := c.roundTrip([]string{"ASKING"}, wd)
 		if err == nil && rep.kind == '-' {
@@ -317,11 +317,11 @@ func (cl *redisClient) exchange(ctx context.Context, addr string, asking bool, c
 		cl.putConn(c)
 		return redisReply{}, !(reused && redisClosedByPeer(err)), err
 	}
-	rep, err := c.read(ctxDeadline(ctx, time.Now().Add(cl.o.readTimeout)))
+	rep, err := c.read(redisDeadline(ctx, time.Now().Add(cl.o.readTimeout)))
 	if err == nil && rep.kind != '-' && cmd.replicas > 0 {
 		// WAIT counts the replicas that have this connection's writes: best effort, the write itself succeeded.
 		wait := []string{"WAIT", strconv.Itoa(cmd.replicas), redisMillis(redisWaitTimeout)}
-		_, _ = c.roundTrip(wait, ctxDeadline(ctx, time.Now().Add(redisWaitTimeout+cl.o.readTimeout)))
+		_, _ = c.roundTrip(wait, redisDeadline(ctx, time.Now().Add(redisWaitTimeout+cl.o.readTimeout)))
 	}
 	cl.putConn(c)
 	if err != nil {
@@ -340,8 +340,8 @@ func redisClosedByPeer(err error) bool {
 	return strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
 }
 
-// ctxDeadline is d, or the context's deadline when it is earlier.
-func ctxDeadline(ctx context.Context, d time.Time) time.Time {
+// redisDeadline is d, or the context's deadline when it is earlier.
+func redisDeadline(ctx context.Context, d time.Time) time.Time {
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		return cd
 	}

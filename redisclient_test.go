@@ -206,7 +206,7 @@ func TestRedisACLUserFromFile(t *testing.T) {
 // TestRedisTLS: TLS with the test CA and a client certificate; without the certificate, or trusting another CA,
 // the connection fails.
 func TestRedisTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := newRedisTestPKI(t)
 	srv := startRedisServer(t, []string{"--tls-cert-file", pki.serverCert, "--tls-key-file", pki.serverKey,
 		"--tls-ca-cert-file", pki.ca, "--tls-auth-clients", "yes"})
 	rc := testRedisConfig("standalone", srv.addr)
@@ -225,7 +225,7 @@ func TestRedisTLS(t *testing.T) {
 		t.Error("the server requires a client certificate, yet a client without one got an answer")
 	}
 	other := *rc
-	other.CAFile = newTestPKI(t).ca
+	other.CAFile = newRedisTestPKI(t).ca
 	if _, _, err := testRedisClient(t, &other).get(ctx, "k"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a server certificate from an untrusted CA: %v, want a certificate error", err)
 	}

@@ -77,20 +77,20 @@ func TestRedisClusterResharding(t *testing.T) {
 	}
 	aID, bID := rawRedis(t, a.addr, "CLUSTER", "MYID").str, rawRedis(t, b.addr, "CLUSTER", "MYID").str
 	s := strconv.Itoa(slot)
-	mustOK(t, rawRedis(t, b.addr, "CLUSTER", "SETSLOT", s, "IMPORTING", aID))
-	mustOK(t, rawRedis(t, a.addr, "CLUSTER", "SETSLOT", s, "MIGRATING", bID))
-	askings := commandCalls(t, b.addr, "asking")
+	mustRedisOK(t, rawRedis(t, b.addr, "CLUSTER", "SETSLOT", s, "IMPORTING", aID))
+	mustRedisOK(t, rawRedis(t, a.addr, "CLUSTER", "SETSLOT", s, "MIGRATING", bID))
+	askings := redisCommandCalls(t, b.addr, "asking")
 	if _, err := cl.set(ctx, key, "during the move", time.Minute, false); err != nil {
 		t.Fatalf("SET during the migration: %v", err)
 	}
-	if commandCalls(t, b.addr, "asking") != askings+1 {
+	if redisCommandCalls(t, b.addr, "asking") != askings+1 {
 		t.Error("the key did not go to the importing node after ASKING")
 	}
 	if rawRedis(t, a.addr, "EXISTS", key).num != 0 {
 		t.Error("the migrating node stored the key")
 	}
 	for _, n := range nodes {
-		mustOK(t, rawRedis(t, n.addr, "CLUSTER", "SETSLOT", s, "NODE", bID))
+		mustRedisOK(t, rawRedis(t, n.addr, "CLUSTER", "SETSLOT", s, "NODE", bID))
 	}
 	if v, ok, err := cl.get(ctx, key); err != nil || !ok || v != "during the move" {
 		t.Fatalf("GET after the move (client's table still names A): %q %v %v", v, ok, err)

@@ -42,8 +42,8 @@ func TestRedisCommands(t *testing.T) {
 		t.Errorf("PEXPIRE 2500ms: PTTL %d", pttl)
 	}
 	now := rawRedis(t, srv.addr, "INFO", "commandstats").str
-	if statCalls(now, "cmdstat_expire")-statCalls(stats, "cmdstat_expire") != 1 ||
-		statCalls(now, "cmdstat_pexpire")-statCalls(stats, "cmdstat_pexpire") != 1 {
+	if redisStatCalls(now, "cmdstat_expire")-redisStatCalls(stats, "cmdstat_expire") != 1 ||
+		redisStatCalls(now, "cmdstat_pexpire")-redisStatCalls(stats, "cmdstat_pexpire") != 1 {
 		t.Error("whole seconds should go as EXPIRE, the others as PEXPIRE")
 	}
 	if ok, err := cl.expire(ctx, "missing", time.Second); err != nil || ok {

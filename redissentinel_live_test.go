@@ -113,7 +113,7 @@ func TestRedisSentinelSwitchover(t *testing.T) {
 	if _, err := cl.set(ctx, "k", "v", time.Minute, false); err != nil {
 		t.Fatal(err)
 	}
-	mustOK(t, rawRedis(t, sentinel.addr, "SENTINEL", "FAILOVER", "mymaster"))
+	mustRedisOK(t, rawRedis(t, sentinel.addr, "SENTINEL", "FAILOVER", "mymaster"))
 	deadline := time.Now().Add(45 * time.Second)
 	for rawRedis(t, sentinel.addr, "SENTINEL", "get-master-addr-by-name", "mymaster").elems[1].str != strconv.Itoa(replica.port) {
 		if time.Now().After(deadline) {

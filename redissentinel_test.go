@@ -13,7 +13,7 @@ import (
 func TestRedisSentinelDiscovery(t *testing.T) {
 	master := startRedisServer(t, nil)
 	sentinel := startRedisSentinel(t, master)
-	dead := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+	dead := "127.0.0.1:" + strconv.Itoa(freeRedisPort(t))
 	rc := testRedisConfig("sentinel", dead, sentinel.addr)
 	rc.MasterName = "mymaster"
 	cl := testRedisClient(t, rc)
@@ -61,12 +61,12 @@ func TestRedisSentinelReadonly(t *testing.T) {
 		t.Errorf("after READONLY the client writes to %q, want the master %s", now, master.addr)
 	}
 	// One SET refused by the replica is the test's own check above, the other the client's: it did meet READONLY.
-	if st := statLine(rawRedis(t, replica.addr, "INFO", "commandstats").str, "cmdstat_set"); !strings.Contains(st, "rejected_calls=2,") {
+	if st := redisStatLine(rawRedis(t, replica.addr, "INFO", "commandstats").str, "cmdstat_set"); !strings.Contains(st, "rejected_calls=2,") {
 		t.Errorf("the replica's SET statistics %q: the client's write did not meet READONLY", st)
 	}
 }
 
-func statLine(info, stat string) string {
+func redisStatLine(info, stat string) string {
 	for _, l := range strings.Split(info, "\r\n") {
 		if strings.HasPrefix(l, stat+":") {
 			return l
@@ -107,7 +107,7 @@ func TestRedisSentinelRevokeReachesReplica(t *testing.T) {
 			t.Logf("revocation %d: WAIT timed out on this loaded machine (%v)", i, took)
 		}
 	}
-	if n := commandCalls(t, master.addr, "wait"); n != 3 {
+	if n := redisCommandCalls(t, master.addr, "wait"); n != 3 {
 		t.Errorf("%d WAIT calls on the master, want one per revocation", n)
 	}
 }

@@ -44,7 +44,7 @@ type testRedis struct {
 	once *sync.Once
 }
 
-func freeLoopbackPort(t *testing.T) int {
+func freeRedisPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -61,7 +61,7 @@ func startRedisServer(t *testing.T, tlsArgs []string, extra ...string) *testRedi
 	t.Helper()
 	bin := redisBinary(t, "redis-server")
 	dir := t.TempDir()
-	port := freeLoopbackPort(t)
+	port := freeRedisPort(t)
 	args := []string{"--port", strconv.Itoa(port)}
 	if tlsArgs != nil {
 		args = append([]string{"--port", "0", "--tls-port", strconv.Itoa(port)}, tlsArgs...)
@@ -78,7 +78,7 @@ func startRedisSentinel(t *testing.T, master *testRedis) *testRedis {
 	t.Helper()
 	bin := redisBinary(t, "redis-sentinel")
 	dir := t.TempDir()
-	port := freeLoopbackPort(t)
+	port := freeRedisPort(t)
 	conf := strings.Join([]string{
 		"port " + strconv.Itoa(port), "bind 127.0.0.1", "dir " + dir, "logfile " + filepath.Join(dir, "log"),
 		"sentinel monitor mymaster 127.0.0.1 " + strconv.Itoa(master.port) + " 1",
@@ -107,7 +107,7 @@ func (s *testRedis) start() {
 		s.stop()
 		if s.t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(s.dir, "log"))
-			s.t.Logf("log of %s %s:\n%s", filepath.Base(s.bin), s.addr, lastLines(string(b), 30))
+			s.t.Logf("log of %s %s:\n%s", filepath.Base(s.bin), s.addr, redisLogTail(string(b), 30))
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
@@ -142,7 +142,7 @@ func (s *testRedis) restart() {
 	s.start()
 }
 
-func lastLines(s string, n int) string {
+func redisLogTail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -167,15 +167,15 @@ func testRedisClient(t *testing.T, rc *RedisConfig) *redisClient {
 	return cl
 }
 
-// testPKI is a CA made for the test with a server certificate for 127.0.0.1 and a client certificate, as files.
-type testPKI struct {
+// redisTestPKI is a CA made for the test with a server certificate for 127.0.0.1 and a client certificate, as files.
+type redisTestPKI struct {
 	dir, ca, serverCert, serverKey, clientCert, clientKey string
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+func newRedisTestPKI(t *testing.T) *redisTestPKI {
 	t.Helper()
 	dir := t.TempDir()
-	p := &testPKI{dir: dir, ca: filepath.Join(dir, "ca.pem")}
+	p := &redisTestPKI{dir: dir, ca: filepath.Join(dir, "ca.pem")}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -188,13 +188,13 @@ func newTestPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	caCert, _ := x509.ParseCertificate(caDER)
-	writePEM(t, p.ca, "CERTIFICATE", caDER)
+	writeRedisPEM(t, p.ca, "CERTIFICATE", caDER)
 	p.serverCert, p.serverKey = p.issue(t, caCert, caKey, "server", x509.ExtKeyUsageServerAuth)
 	p.clientCert, p.clientKey = p.issue(t, caCert, caKey, "client", x509.ExtKeyUsageClientAuth)
 	return p
 }
 
-func (p *testPKI) issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, usage x509.ExtKeyUsage) (string, string) {
+func (p *redisTestPKI) issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, usage x509.ExtKeyUsage) (string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -213,12 +213,12 @@ func (p *testPKI) issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.Private
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(p.dir, name+".pem"), filepath.Join(p.dir, name+"-key.pem")
-	writePEM(t, certFile, "CERTIFICATE", der)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
+	writeRedisPEM(t, certFile, "CERTIFICATE", der)
+	writeRedisPEM(t, keyFile, "EC PRIVATE KEY", keyDER)
 	return certFile, keyFile
 }
 
-func writePEM(t *testing.T, file, typ string, der []byte) {
+func writeRedisPEM(t *testing.T, file, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -254,15 +254,15 @@ func startRedisCluster(t *testing.T) []*testRedis {
 	return nodes
 }
 
-func mustOK(t *testing.T, rep redisReply) {
+func mustRedisOK(t *testing.T, rep redisReply) {
 	t.Helper()
 	if rep.kind != '+' || rep.str != "OK" {
 		t.Fatalf("reply %+v, want OK", rep)
 	}
 }
 
-// commandCalls is how many times addr ran cmd (INFO commandstats).
-func commandCalls(t *testing.T, addr, cmd string) int {
+// redisCommandCalls is how many times addr ran cmd (INFO commandstats).
+func redisCommandCalls(t *testing.T, addr, cmd string) int {
 	t.Helper()
-	return statCalls(rawRedis(t, addr, "INFO", "commandstats").str, "cmdstat_"+cmd)
+	return redisStatCalls(rawRedis(t, addr, "INFO", "commandstats").str, "cmdstat_"+cmd)
 }

@@ -141,8 +141,8 @@ func TestRedisStoreRevocations(t *testing.T) {
 		t.Fatalf("revocations: %v %v", ids, err)
 	}
 	after := rawRedis(t, srv.addr, "INFO", "commandstats").str
-	if xrangeCalls(after)-xrangeCalls(before) != 1 {
-		t.Errorf("a poll took %d XRANGE calls, want 1", xrangeCalls(after)-xrangeCalls(before))
+	if redisXrangeCalls(after)-redisXrangeCalls(before) != 1 {
+		t.Errorf("a poll took %d XRANGE calls, want 1", redisXrangeCalls(after)-redisXrangeCalls(before))
 	}
 	if ids, again, err := s.revocations(ctx, next); err != nil || len(ids) != 0 || again != next {
 		t.Errorf("nothing new: %v %q %v", ids, again, err)
@@ -156,15 +156,15 @@ func TestRedisStoreRevocations(t *testing.T) {
 	if ids, _, err := testRedisStore(t, srv.addr, "t:").revocations(ctx, ""); err != nil || len(ids) != 4 {
 		t.Errorf("a new replica reads %v %v, want all 4", ids, err)
 	}
-	if n := commandCalls(t, srv.addr, "wait"); n != 0 {
+	if n := redisCommandCalls(t, srv.addr, "wait"); n != 0 {
 		t.Errorf("standalone revocations sent %d WAIT, want none (no replica to wait for)", n)
 	}
 }
 
-func xrangeCalls(info string) int { return statCalls(info, "cmdstat_xrange") }
+func redisXrangeCalls(info string) int { return redisStatCalls(info, "cmdstat_xrange") }
 
-// statCalls is the calls= of stat (e.g. cmdstat_xrange) in INFO commandstats.
-func statCalls(info, stat string) int {
+// redisStatCalls is the calls= of stat (e.g. cmdstat_xrange) in INFO commandstats.
+func redisStatCalls(info, stat string) int {
 	p := stat + ":calls="
 	i := strings.Index(info, p)
 	if i < 0 {

@@ -16,9 +16,9 @@ import (
 	"time"
 )
 
-// writeTestPKI makes a CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files: the map names
+// writeRedisPKI makes a CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files: the map names
 // them "ca", "server", "server-key", "client", "client-key".
-func writeTestPKI(t *testing.T) map[string]string {
+func writeRedisPKI(t *testing.T) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{}
@@ -34,7 +34,7 @@ func writeTestPKI(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	ca, _ = x509.ParseCertificate(caDER)
-	files["ca"] = writePEMFile(t, dir, "ca", "CERTIFICATE", caDER)
+	files["ca"] = writeRedisPEM(t, dir, "ca", "CERTIFICATE", caDER)
 	for i, name := range []string{"server", "client"} {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -52,13 +52,13 @@ func writeTestPKI(t *testing.T) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		files[name] = writePEMFile(t, dir, name, "CERTIFICATE", der)
-		files[name+"-key"] = writePEMFile(t, dir, name+"-key", "EC PRIVATE KEY", keyDER)
+		files[name] = writeRedisPEM(t, dir, name, "CERTIFICATE", der)
+		files[name+"-key"] = writeRedisPEM(t, dir, name+"-key", "EC PRIVATE KEY", keyDER)
 	}
 	return files
 }
 
-func writePEMFile(t *testing.T, dir, name, typ string, der []byte) string {
+func writeRedisPEM(t *testing.T, dir, name, typ string, der []byte) string {
 	t.Helper()
 	file := filepath.Join(dir, name+".pem")
 	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
@@ -70,7 +70,7 @@ func writePEMFile(t *testing.T, dir, name, typ string, der []byte) string {
 // startTestRedisTLS runs redis-server with TLS only, requiring client certificates from the test CA.
 func startTestRedisTLS(t *testing.T, pki map[string]string) string {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(freeRedisPort(t))
 	dir := t.TempDir()
 	return runTestRedis(t, redisBin(t, "redis-server"), port, dir, "--port", "0", "--tls-port", port,
 		"--tls-cert-file", pki["server"], "--tls-key-file", pki["server-key"], "--tls-ca-cert-file", pki["ca"],

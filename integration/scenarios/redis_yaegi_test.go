@@ -44,14 +44,14 @@ func TestRedisClientUnderYaegi(t *testing.T) {
 		}
 	})
 	t.Run("tls", func(t *testing.T) {
-		pki := writeTestPKI(t)
+		pki := writeRedisPKI(t)
 		addr := startTestRedisTLS(t, pki)
 		if msg := probeTLS(addr, pki["ca"], pki["client"], pki["client-key"]); msg != "" {
 			t.Fatal(msg)
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
-		dead := []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}
+		dead := []string{"127.0.0.1:" + strconv.Itoa(freeRedisPort(t))}
 		for _, mode := range []string{"standalone", "sentinel", "cluster"} {
 			master := ""
 			if mode == "sentinel" {
@@ -118,7 +118,7 @@ func loadRedisProbe(t *testing.T) (probe, down func(string, string, []string) st
 		fns["RedisYaegiPollCost"].(func(string, int) int64)
 }
 
-func freePort(t *testing.T) int {
+func freeRedisPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,7 +140,7 @@ func redisBin(t *testing.T, name string) string {
 // startTestRedis runs redis-server on a free loopback port with extra arguments, killed and reaped at the end.
 func startTestRedis(t *testing.T, extra ...string) string {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(freeRedisPort(t))
 	dir := t.TempDir()
 	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 		"--logfile", filepath.Join(dir, "log")}, extra...)
@@ -150,7 +150,7 @@ func startTestRedis(t *testing.T, extra ...string) string {
 // startTestSentinel runs redis-sentinel watching master as mymaster.
 func startTestSentinel(t *testing.T, master string) string {
 	t.Helper()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(freeRedisPort(t))
 	dir := t.TempDir()
 	_, mport, _ := net.SplitHostPort(master)
 	conf := "port " + port + "\nbind 127.0.0.1\ndir " + dir + "\nlogfile " + filepath.Join(dir, "log") +
