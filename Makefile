@@ -86,12 +86,14 @@ deps:
 # Static checks: formatting, vet, and go.mod/vendor in step (Yaegi loads dependencies from vendor/).
 check:
 	@echo ">> gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^vendor/')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	@echo ">> go vet"; $(GO) vet ./... && (cd integration && $(GO) vet ./...)
+	@echo ">> go vet"; $(GO) vet ./... && $(GO) vet -tags redis . && (cd integration && $(GO) vet ./...)
 	@echo ">> vendor in step"; $(GO) mod verify >/dev/null && $(GO) build -mod=vendor ./
 
 unit:
 	@echo ">> unit tests (compiled, race detector)"
 	$(GO) test -race -count=1 -cover ./...
+	@echo ">> Redis client against real Sentinel failovers and a real Cluster (-tags redis: ~15 s, kept out of go test ./...)"
+	$(GO) test -race -count=1 -tags redis -run 'TestRedis' .
 
 fuzz:
 	@echo ">> fuzzing each target for $(FUZZTIME)"
