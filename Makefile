@@ -93,7 +93,7 @@ unit:
 	@echo ">> unit tests (compiled, race detector)"
 	$(GO) test -race -count=1 -cover ./...
 	@echo ">> Redis client against real Sentinel failovers and a real Cluster (-tags redis: ~15 s, kept out of go test ./...)"
-	$(GO) test -race -count=1 -tags redis -run 'TestRedis' .
+	$(GO) test -race -count=1 -tags redis -run 'TestRedis|TestShared' .
 
 fuzz:
 	@echo ">> fuzzing each target for $(FUZZTIME)"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -123,7 +124,8 @@ func (m *Middleware) handleBackchannelLogout(w http.ResponseWriter, r *http.Requ
 	now := m.now().Unix()
 	jti, _ := c["jti"].(string)
 	exp, _ := numericDate(c["exp"])
-	if !m.sm.states.use("logout|"+jti, exp.Unix()+int64(m.s.leeway/time.Second), now) {
+	if !m.sm.states.use("logout|"+jti, exp.Unix()+int64(m.s.leeway/time.Second), now) ||
+		!m.sm.reg.spendShared(r.Context(), "jti:"+jti, maxLogoutTokenAge+2*m.s.leeway, m.log) {
 		m.logf(levelWarn, "back-channel logout refused: logout token replayed (jti seen before)")
 		writeJSONError(w, http.StatusBadRequest, "invalid_request")
 		return
@@ -131,6 +133,11 @@ func (m *Middleware) handleBackchannelLogout(w http.ResponseWriter, r *http.Requ
 	sid, _ := c["sid"].(string)
 	sub, _ := c["sub"].(string)
 	n := m.sm.reg.revoke(sid, sub, now, now+int64(m.s.maxAge/time.Second))
+	if sid != "" {
+		m.sm.reg.share(r.Context(), revSID+sid, m.log) // every replica, with a shared store
+	} else {
+		m.sm.reg.share(r.Context(), revSub+sub+"@"+strconv.FormatInt(now, 10), m.log)
+	}
 	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("%d cached session(s) ended; by sid %t, by sub %t", n, sid != "", sub != ""))
 	w.WriteHeader(http.StatusOK)
 }
@@ -153,6 +160,7 @@ func (m *Middleware) handleFrontchannelLogout(w http.ResponseWriter, r *http.Req
 	}
 	now := m.now().Unix()
 	n := m.sm.reg.revoke(sid, "", now, now+int64(m.s.maxAge/time.Second))
+	m.sm.reg.share(r.Context(), revSID+sid, m.log)
 	m.sm.endSession(r) // the framing browser's own session, when it sent the cookie
 	m.sm.clearSessionCookie(w, r)
 	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("front-channel: %d cached session(s) ended", n))

@@ -51,6 +51,7 @@ type Config struct {
 	SessionIdleTimeout      string            `json:"sessionIdleTimeout,omitempty"`
 	RefreshMargin           string            `json:"refreshMargin,omitempty"`
 	SessionRevalidate       string            `json:"sessionRevalidate,omitempty"`
+	Redis                   *RedisConfig      `json:"redis,omitempty"`                  // a store shared by replicas: sharedsessions.go
 	BackchannelLogoutPath   string            `json:"backchannelLogoutPath,omitempty"`  // backchannel.go
 	FrontchannelLogoutPath  string            `json:"frontchannelLogoutPath,omitempty"` // backchannel.go
 	AllowBearerTokens       bool              `json:"allowBearerTokens,omitempty"`
@@ -152,6 +153,8 @@ type settings struct {
 	maxAge, idleTimeout            time.Duration
 	refreshMargin                  time.Duration
 	revalidate                     time.Duration // sessionRevalidate; 0: off
+	store                          sharedStore   // redis; nil: nothing shared between processes
+	storeID                        string        // identifies the store's configuration ("" without one)
 	backchannelPath                string        // backchannelLogoutPath; "" off
 	frontchannelPath               string        // frontchannelLogoutPath; "" off
 	bearer                         bool
@@ -199,7 +202,7 @@ func newSettings(c *Config) (*settings, error) {
 	steps := []func(*Config, *settings) error{
 		deriveIdentity, deriveClientAuth, deriveSessionKeys, derivePaths, deriveCookie,
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveLogoutChannels, deriveClaimSources, deriveExcluded,
-		deriveTransport, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
+		deriveTransport, deriveStore, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
 		deriveLogFormat, deriveSessionInfo,
 	}
 	for _, step := range steps {
@@ -801,5 +804,20 @@ func deriveMisc(c *Config, s *settings) error {
 		return fmt.Errorf("logLevel: %q is not one of error, warn, info, debug", c.LogLevel)
 	}
 	s.logLevel = lvl
+	return nil
+}
+
+// deriveStore validates redis (reading its password and TLS files, no connection) into the shared store. Its keys
+// are under a prefix of the sessions they serve (issuer, client, cookie), so several configurations share a server.
+func deriveStore(c *Config, s *settings) error {
+	if c.Redis == nil {
+		return nil
+	}
+	o, err := c.Redis.options("redis.")
+	if err != nil {
+		return err
+	}
+	s.store = newRedisStore(o, "descopeoidc:"+digest(s.issuer, s.clientID, s.cookieName)[:16]+":", s.maxAge)
+	s.storeID = o.key
 	return nil
 }

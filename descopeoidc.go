@@ -61,6 +61,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	m.sessions, m.chunkNames = m.sm.cache, m.sm.chunkNames
 	m.sm.now = func() time.Time { return m.now() }
 	m.sm.renew = m.doRefresh
+	m.sm.derive = m.newSessionEntry
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.sm.hintNames[0])
 	m.buildVerifiers()
 	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })
@@ -138,6 +139,7 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveOwnPath serves the plugin's own paths: the callback, logout, the login entry and the session endpoint (out of
 // ServeHTTP, whose every local each request allocates under Yaegi).
 func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path string) {
+	m.sm.reg.startPolling(m.log) // with a shared store: once per registry (sharedsessions.go)
 	switch path {
 	case m.s.callbackPath:
 		m.handleCallback(w, r)

@@ -83,6 +83,7 @@ func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines 
 
 // serveSession authenticates a browser request by its session cookie (cookies: the request's, parsed).
 func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookies []*http.Cookie) {
+	m.sm.reg.startPolling(m.log)          // with a shared store: once per registry (sharedsessions.go)
 	raw, err := m.sm.pickSession(cookies) // of several cookies with the session's name, a good one: sessioncookies.go
 	if err != nil {
 		if err != errNoCookie {

@@ -140,7 +140,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.sm.clearStateCookie(w, state)
-	if !m.sm.states.use(state, sd.Expiry, now.Unix()) {
+	if !m.sm.states.use(state, sd.Expiry, now.Unix()) || !m.sm.reg.spendShared(r.Context(), "state:"+state, stateTTL, m.log) {
 		m.loginFailed(w, r, http.StatusBadRequest, errors.New("replayed callback: state already used"))
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"sort"
 	"sync"
+	"time"
 )
 
 // sessionRegistry is what every middleware instance in this process knows about the sessions of one issuer, client,
@@ -31,6 +32,7 @@ type sessionRegistry struct {
 	// sessionMaxAge (the value); bounded like the chains.
 	revokedSids map[string]int64
 	revokedSubs map[string]subRevocation
+	shared      *storeState // with a shared store (redis): sharedsessions.go; nil otherwise
 }
 
 // subRevocation: the sessions of a user made at or before at are refused until until.
@@ -73,7 +75,7 @@ func digest(parts ...string) string {
 // registryFor returns the registry of the sessions s seals: same issuer, client, cookie name and session secrets
 // (by digest), creating it on first use.
 func registryFor(s *settings) *sessionRegistry {
-	key := digest(s.issuer, s.clientID, s.cookieName, s.secretsID)
+	key := digest(s.issuer, s.clientID, s.cookieName, s.secretsID, s.storeID)
 	registries.mu.Lock()
 	defer registries.mu.Unlock()
 	if g := registries.m[key]; g != nil {
@@ -86,6 +88,9 @@ func registryFor(s *settings) *sessionRegistry {
 		}
 	}
 	g := newSessionRegistry()
+	if s.store != nil {
+		g.shared = newStoreState(s.store, int64(s.maxAge/time.Second))
+	}
 	registries.m[key] = g
 	return g
 }

@@ -32,6 +32,8 @@ type sessionManager struct {
 	// renew asks the provider for new tokens for a session and seals its successor (doRefresh); it runs in the
 	// refresh flight's goroutine, never on a request's.
 	renew func(ctx context.Context, e *entry) (*replacement, error)
+	// derive is the middleware's entry for a session another replica refreshed (newSessionEntry).
+	derive func(d *sessionData, now int64) *entry
 }
 
 // newSessionManager derives the cookie names from the settings; reg is the registry of these sessions and cache the
@@ -73,6 +75,7 @@ func (sm *sessionManager) endSession(r *http.Request) *sessionData {
 		return nil
 	}
 	sm.reg.end(d.ID, sm.chainUntil(d), sm.now().Unix()) // every cookie of this login, older ones included, everywhere
+	sm.reg.share(r.Context(), revChain+d.ID, sm.log)    // and at every replica, with a shared store
 	return d
 }
 
@@ -128,7 +131,7 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	rep, err := sm.renew(ctx, e)
+	rep, err := sm.renewShared(ctx, e) // once across replicas with a shared store: sharedsessions.go
 	cancel()
 	f.rep, f.err = rep, err
 	sm.settleRefresh(key, e, pending, f, sm.now().Unix())

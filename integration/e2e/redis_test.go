@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/traefik-descope/descopeoidc/integration/devidp"
+	"github.com/traefik-descope/descopeoidc/integration/stack"
+)
+
+// startRedis runs Debian's redis-server on a free loopback port for the test (.ci/deps.sh installs it).
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (make deps): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "log"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %s did not start", addr)
+		}
+	}
+}
+
+// TestReplicasRedis: three Traefik processes sharing a session secret and a Redis server. A browser signs in at A and
+// continues at B and C. Its tokens expire; ten parallel requests spread over the three replicas: exactly one refresh
+// grant at the provider (which rotates refresh tokens), nobody signed out. Then a logout at B: a copy of the cookie
+// is refused at A and C within a second.
+func TestReplicasRedis(t *testing.T) {
+	t.Parallel()
+	const lifetime = 4 * time.Second
+	idp := startIDP(t, devidp.Options{AccessTokenLifetime: lifetime, IDTokenLifetime: lifetime})
+	up := startEcho(t)
+	redisAddr := startRedis(t)
+	base, err := stack.ExampleDynamic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := stack.DeriveDynamic(base, "sessionSecret:", `redis: {addresses: ["`+redisAddr+`"]}`, `refreshMargin: "1s"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := make([]string, 3)
+	for i := range sites {
+		sites[i] = startTraefik(t, idp, up, stack.Options{Dynamic: dyn}).WebURL
+	}
+	A, B, C := sites[0], sites[1], sites[2]
+	user := newClient(t)
+	user.login(idp, A, "/echo")
+	checkIdentity(t, user.Echo(B+"/echo", nil))
+	checkIdentity(t, user.Echo(C+"/echo", nil))
+
+	time.Sleep(lifetime + time.Second) // expired: the next requests wait for the refresh
+	before := idp.Stats().TokenRequests["refresh_token"]
+	old := user.CookieAt(A, cookieName)
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = sendCookie(t, sites[i%3]+"/echo", old)
+		}(i)
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("request %d (replica %d) with expired tokens: status %d, want 200", i, i%3, s)
+		}
+	}
+	if n := idp.Stats().TokenRequests["refresh_token"] - before; n != 1 {
+		t.Errorf("%d refresh grants for one session over three replicas, want 1", n)
+	}
+
+	user.Echo(A+"/echo", nil) // the browser takes the refreshed cookie
+	stolen := user.CookieAt(A, cookieName)
+	for _, site := range []string{A, C} {
+		if s := sendCookie(t, site+"/echo", stolen); s != http.StatusOK {
+			t.Fatalf("%s before the logout: status %d", site, s)
+		}
+	}
+	user.logout(idp, B)
+	loggedOut := time.Now()
+	for name, site := range map[string]string{"A": A, "C": C} {
+		for sendCookie(t, site+"/echo", stolen) != http.StatusFound {
+			if time.Since(loggedOut) > 2*time.Second {
+				t.Fatalf("replica %s still serves the logged-out session %s after the logout at B", name, time.Since(loggedOut))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("replica %s refuses the session %s after the logout at B", name, time.Since(loggedOut).Round(10*time.Millisecond))
+	}
+	if d := time.Since(loggedOut); d > time.Second+300*time.Millisecond {
+		t.Errorf("revocation reached the replicas after %s, want within 1s", d)
+	}
+}
+
+// sendCookie GETs rawURL as a navigation with the session cookie value, not following redirects, and returns the
+// status.
+func sendCookie(t *testing.T, rawURL, value string) int {
+	t.Helper()
+	c := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
+	req.Header.Set("Accept", "text/html")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: value})
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
