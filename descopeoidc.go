@@ -59,9 +59,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	reg := registryFor(s)
 	m.sm = newSessionManager(s, m.log, reg, reg.cacheFor(policyKey(config), s.sources.needed))
 	m.sessions, m.chunkNames = m.sm.cache, m.sm.chunkNames
-	m.sm.now = func() time.Time { return m.now() }
-	m.sm.renew = m.doRefresh
-	m.sm.derive = m.newSessionEntry
+	m.sm.mw = m
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.sm.hintNames[0])
 	m.buildVerifiers()
 	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })

@@ -27,17 +27,16 @@ type sessionManager struct {
 	chunkNames []string    // chunkNames[i]: the name of session chunk i (the session cookie itself at 0)
 	hintNames  []string    // the logout cookie and its chunks (hint.go)
 	nameEq     string      // "<cookieName>=": a cache key is the cookie pair as a browser sends it (sessionKey)
-	now        func() time.Time
 	log        *logger
-	// renew asks the provider for new tokens for a session and seals its successor (doRefresh); it runs in the
-	// refresh flight's goroutine, never on a request's.
-	renew func(ctx context.Context, e *entry) (*replacement, error)
-	// derive is the middleware's entry for a session another replica refreshed (newSessionEntry).
-	derive func(d *sessionData, now int64) *entry
+	// mw is the middleware whose policy renews a session's tokens (doRefresh) and derives its entry
+	// (newSessionEntry), and whose clock the manager reads. Direct method calls, not func fields: Yaegi calls an
+	// interpreted function stored in a func-typed field through a reflect wrapper whose types it builds lazily, which
+	// races when refreshes start in several goroutines at once (seen under -race; YAEGI.md).
+	mw *Middleware
 }
 
 // newSessionManager derives the cookie names from the settings; reg is the registry of these sessions and cache the
-// entry cache of this middleware's policy in it. The middleware sets now and renew.
+// entry cache of this middleware's policy in it. The middleware sets mw.
 func newSessionManager(s *settings, log *logger, reg *sessionRegistry, cache *entryCache) *sessionManager {
 	sm := &sessionManager{s: s, log: log, reg: reg, cache: cache, states: reg.states,
 		hintNames: hintCookieNames(s.cookieName), nameEq: s.cookieName + "="}
@@ -74,8 +73,8 @@ func (sm *sessionManager) endSession(r *http.Request) *sessionData {
 	if err != nil {
 		return nil
 	}
-	sm.reg.end(d.ID, sm.chainUntil(d), sm.now().Unix()) // every cookie of this login, older ones included, everywhere
-	sm.reg.share(r.Context(), revChain+d.ID, sm.log)    // and at every replica, with a shared store
+	sm.reg.end(d.ID, sm.chainUntil(d), sm.mw.now().Unix()) // every cookie of this login, older ones included, everywhere
+	sm.reg.share(r.Context(), revChain+d.ID, sm.log)       // and at every replica, with a shared store
 	return d
 }
 
@@ -134,7 +133,7 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 	rep, err := sm.renewShared(ctx, e) // once across replicas with a shared store: sharedsessions.go
 	cancel()
 	f.rep, f.err = rep, err
-	sm.settleRefresh(key, e, pending, f, sm.now().Unix())
+	sm.settleRefresh(key, e, pending, f, sm.mw.now().Unix())
 }
 
 // settleRefresh records a refresh's outcome in the cache, in place of pending: the old cookie points to the new

@@ -211,20 +211,20 @@ var errPeerRefresh = errors.New("another replica's refresh of this session faile
 func (sm *sessionManager) renewShared(ctx context.Context, e *entry) (*replacement, error) {
 	st := sm.reg.shared
 	if st == nil {
-		return sm.renew(ctx, e)
+		return sm.mw.doRefresh(ctx, e)
 	}
 	key := "refresh:" + e.data.ID + ":" + strconv.FormatInt(e.data.Gen, 10)
 	v, err := st.store.claim(ctx, key, st.owner, httpTimeout+5*time.Second)
 	if err != nil {
 		sm.reg.warnStore(sm.log, "refresh done in this process", err)
-		return sm.renew(ctx, e)
+		return sm.mw.doRefresh(ctx, e)
 	}
 	if v == st.owner {
-		rep, err := sm.renew(ctx, e)
+		rep, err := sm.mw.doRefresh(ctx, e)
 		result, ttl := "fail", 5*time.Second // a failure lets the others try again soon
 		if err == nil {
 			result = "ok:" + rep.cookie
-			ttl = time.Duration(e.data.Expiry-sm.now().Unix()+refreshGrace+60) * time.Second
+			ttl = time.Duration(e.data.Expiry-sm.mw.now().Unix()+refreshGrace+60) * time.Second
 		}
 		if _, serr := st.store.settle(ctx, key, st.owner, result, ttl); serr != nil {
 			sm.reg.warnStore(sm.log, "refresh result not shared", serr)
@@ -256,5 +256,5 @@ func (sm *sessionManager) peerRefresh(ctx context.Context, key, v string) (*repl
 	if err != nil {
 		return nil, errPeerRefresh
 	}
-	return &replacement{key: sm.sessionKey(cookie), cookie: cookie, e: sm.derive(d, sm.now().Unix()), cache: sm.cache}, nil
+	return &replacement{key: sm.sessionKey(cookie), cookie: cookie, e: sm.mw.newSessionEntry(d, sm.mw.now().Unix()), cache: sm.cache}, nil
 }
