@@ -55,7 +55,10 @@ func newSessionManager(s *settings, log *logger, reg *sessionRegistry, cache *en
 func (sm *sessionManager) beginRefresh(key string, e *entry, now int64) *refreshFlight {
 	f, leader := sm.reg.joinRefresh(e.data.ID, maxRefreshes)
 	if f != nil && leader {
-		go sm.runRefresh(key, e, sm.pendingRefresh(key, e, now), f)
+		pending := sm.pendingRefresh(key, e, now)
+		// A func literal, not `go sm.runRefresh(...)`: Yaegi makes a method value for a go or defer statement and
+		// builds its reflect type lazily, racily when many requests start refreshes at once (YAEGI.md).
+		go func() { sm.runRefresh(key, e, pending, f) }()
 	}
 	return f
 }
@@ -113,7 +116,7 @@ func (sm *sessionManager) pendingRefresh(key string, e *entry, now int64) *entry
 // records the outcome and releases the requests waiting for it. A panic is contained (a goroutine's panic would stop
 // Traefik).
 func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFlight) {
-	defer sm.reg.finishRefresh(e.data.ID, f)
+	defer func() { sm.reg.finishRefresh(e.data.ID, f) }() // a literal: see beginRefresh
 	defer func() {
 		if p := recover(); p != nil {
 			// Two assignments, not a tuple: Yaegi v0.16.1 panics on a tuple assignment with an untyped nil on the right

@@ -102,7 +102,7 @@ func (g *sessionRegistry) startPolling(log *logger) {
 	st.polling = true
 	st.mu.Unlock()
 	if start {
-		go g.pollRevocations(log)
+		go func() { g.pollRevocations(log) }() // a literal, not a method value: see beginRefresh
 	}
 }
 

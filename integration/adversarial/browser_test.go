@@ -124,6 +124,30 @@ func warmInterpreter(t *testing.T, tg harness.Target) {
 	if err := idp.Start(); err != nil {
 		t.Fatal(err)
 	}
+	warmRefresh(t, tg)
+}
+
+// warmRefresh runs a session once, alone, through its background refresh, the hand-out of the refreshed cookie, a
+// request after its tokens expired and the logout: Yaegi builds the reflect types of these paths (the refresh
+// goroutine, the flight, the successor) lazily, and their first use by many goroutines at once races in the
+// interpreter (YAEGI.md).
+func warmRefresh(t *testing.T, tg harness.Target) {
+	t.Helper()
+	idp := refreshingIdP(t, 2)
+	h, _ := build(t, tg, baseConfig(idp, map[string]any{"refreshMargin": "1s"}))
+	b := newBrowser(t, h)
+	b.mustLogin(idp, "/warm")
+	time.Sleep(1100 * time.Millisecond) // due: the next request starts the refresh in the background
+	b.get("/warm")
+	for deadline := time.Now().Add(3 * time.Second); idp.RefreshGrants() < 1 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.get("/warm")                      // given the refreshed cookie
+	time.Sleep(2100 * time.Millisecond) // expired: the next request waits for its refresh
+	b.get("/warm")
+	cookie := b.cookieHeader("/warm")
+	serve(t, h, logoutRequest(cookie))
+	serve(t, h, withCookie(navigation(), cookie))
 }
 
 // outcomes collects one line per (case, target) and fails the test when the targets disagree.

@@ -337,6 +337,7 @@ func TestConcurrentClients(t *testing.T) {
 	const clients, perClient = 200, 5
 	o := newOutcomes(t)
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		warmInterpreter(t, tg)
 		idp := newIdP(t)             // one provider (one issuer) for every round: the per-issuer cache does not grow
 		loadRound(t, tg, idp, 20, 2) // warm-up: transports, interpreter caches
 		idp.DropConnections()
