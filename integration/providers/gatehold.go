@@ -12,8 +12,10 @@ type GrantHold struct {
 	grant    string
 	arrived  chan struct{} // one value per held request that reached the gate
 	released chan struct{} // closed by Release
-	once     sync.Once
-	wg       sync.WaitGroup // held requests not yet answered by the provider
+
+	mu      sync.Mutex
+	open    bool // released: later requests pass without being held
+	pending int  // held requests not yet answered by the provider
 }
 
 // HoldGrant starts holding the token requests with this grant_type (e.g. "refresh_token"); only one hold per gate.
@@ -24,20 +26,32 @@ func (g *Gate) HoldGrant(grantType string) *GrantHold {
 	return h
 }
 
-// holdRequest makes a request of the held grant type wait for Release; it returns the function to call once the request
-// has been answered (nil when the request is not held).
+// holdRequest makes a request of the held grant type wait for Release; it returns the function to call once the
+// request has been answered (nil when the request is not held: another grant, or after Release).
 func (g *Gate) holdRequest(grant string) func() {
 	h := g.hold.Load()
 	if h == nil || grant != h.grant {
 		return nil
 	}
-	h.wg.Add(1)
+	h.mu.Lock()
+	if h.open {
+		h.mu.Unlock()
+		return nil
+	}
+	h.pending++
+	h.mu.Unlock()
 	select {
 	case h.arrived <- struct{}{}:
 	default:
 	}
 	<-h.released
-	return h.wg.Done
+	return h.answered
+}
+
+func (h *GrantHold) answered() {
+	h.mu.Lock()
+	h.pending--
+	h.mu.Unlock()
 }
 
 // WaitArrived waits until n held requests have reached the gate (in total since the last call), at most timeout;
@@ -58,18 +72,23 @@ func (h *GrantHold) WaitArrived(n int, timeout time.Duration) bool {
 func (h *GrantHold) Arrived() int { return len(h.arrived) }
 
 // Release lets the held requests (and every later one) through, and waits until the provider has answered those
-// that were held, at most timeout; it reports whether they were all answered.
+// that were held, at most timeout; it reports whether they were all answered. Calling it again only waits.
 func (h *GrantHold) Release(timeout time.Duration) bool {
-	h.once.Do(func() { close(h.released) })
-	done := make(chan struct{})
-	go func() {
-		h.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-time.After(timeout):
-		return false
+	h.mu.Lock()
+	if !h.open {
+		h.open = true
+		close(h.released)
+	}
+	h.mu.Unlock()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		h.mu.Lock()
+		n := h.pending
+		h.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
 	}
 }
