@@ -186,3 +186,50 @@ func TestLogoutOfAnOlderCookieDuringTheSecondRefresh(t *testing.T) {
 		}
 	})
 }
+
+// TestStepUpReplacesASessionDuringItsRefresh: on a route with requiredACR, a password session whose tokens have
+// expired waits for its refresh (held at the gate); meanwhile the user steps up through the same middleware, whose
+// callback ends the replaced session's chain. The waiting navigation then gets a new login (not 503), the replaced
+// cookie stays refused there, and the stepped-up session is served.
+func TestStepUpReplacesASessionDuringItsRefresh(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp, g := gatedIDP(t)
+		site := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"refreshMargin": "1s"}))
+		admin := newEnv(t, tg, idp, merge(baseConfig(idp), map[string]any{"refreshMargin": "1s", "requiredACR": devidp.ACRMFA}))
+		b := site.browser()
+		b.mustLogin("/")
+		c0 := b.sessionCookie()
+		time.Sleep(flightLifetime + 1500*time.Millisecond) // expired: the next navigation waits for the refresh
+		hold := g.HoldGrant("refresh_token")
+		defer hold.Release(10 * time.Second)
+		answer := waiting(admin, "/admin/waits", c0)
+		if !hold.WaitArrived(1, 10*time.Second) {
+			t.Fatal("the refresh did not reach the provider's gate")
+		}
+		// The step-up: a login through the admin middleware (it asks for acr_values), whose callback brings c0.
+		x := admin.browser()
+		authz := x.startLogin("/admin/users")
+		x.SetCookie("_descopeoidc", c0)
+		cb, err := idp.LoginMFA(x.HTTP, authz.String(), devidp.DemoUsername, devidp.DemoPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := x.Get(cb); r.Status != http.StatusFound || r.Location() != "/admin/users" {
+			t.Fatalf("step-up callback: %d to %q, want 302 back to /admin/users", r.Status, r.Location())
+		}
+		if !hold.Release(10 * time.Second) {
+			t.Fatal("the provider did not answer the held refresh")
+		}
+		got := <-answer
+		wantLogin(t, admin, got[0].(response), got[1].(string), "the navigation that waited for the refresh of the replaced session")
+		r, set := navigate(admin, "/admin/after", c0)
+		wantLogin(t, admin, r, set, "the replaced cookie after its refresh ended")
+		if n := g.Grants("refresh_token"); n != 1 {
+			t.Errorf("refresh_token grants = %d, want 1", n)
+		}
+		// (Its own tokens live 3 s too: under Yaegi it may be refreshed itself by now, which is not counted above.)
+		if er := x.Echo("/admin/users", nil); er.Headers["X-Forwarded-User"] != devidp.DemoSubject {
+			t.Errorf("the stepped-up session: upstream user %q", er.Headers["X-Forwarded-User"])
+		}
+	})
+}
