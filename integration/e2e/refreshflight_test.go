@@ -18,17 +18,17 @@ import (
 // Issue 16: a logout that lands while the session's background refresh waits for the provider made the refresh
 // goroutine of the interpreted plugin panic under the real Traefik binary (reflect: New(nil), a tuple assignment of
 // an untyped nil in settleRefresh). These tests play it with every provider of the matrix that issues short tokens
-// and rotating refresh tokens (devidp, panva's oidc-provider, dex: each honours a 12 s TokenTTL; zitadel's example OP
-// is left out, its tokens live as its storage says). Each run is a fresh Traefik process with two browsers of the
-// same user: A logs out while its refresh is in flight, B keeps sending requests while its refresh settles.
+// and rotating refresh tokens (devidp, panva's oidc-provider, dex: each honours an 8 s TokenTTL; zitadel's example OP
+// is left out, its tokens live as its storage says). Each run is a fresh Traefik process where browser A logs out
+// while its refresh is in flight, then browser B keeps sending requests while its refresh settles.
 //
-// Deterministic, not timed: the provider's gate holds every refresh_token grant (providers.GrantHold) until both
-// refreshes have reached it, so A's logout surely lands during A's refresh; the test then waits for the plugin's
+// Deterministic, not timed: the provider's gate holds the refresh_token grant (providers.GrantHold) until the
+// refresh has reached it, so A's logout surely lands during A's refresh; the test then waits for the plugin's
 // own log line saying A's refresh ended after the logout (or for the panic that line replaced), not for a delay.
 
 const (
-	flightTTL    = 12 * time.Second // tokens' lifetime: the refresh is due half-way, 6 s after the login
-	flightMargin = 6 * time.Second
+	flightTTL    = 8 * time.Second // tokens' lifetime: the refresh is due half-way, 4 s after the login
+	flightMargin = 4 * time.Second
 	flightRuns   = 3 // fresh Traefik processes per provider
 	flightBurst  = 6 // parallel navigations that start a refresh
 )
@@ -210,35 +210,46 @@ func (s *flightSite) wantLoginRedirect(t *testing.T, cookies []*http.Cookie, wha
 	}
 }
 
-// logoutAndContinueDuringRefresh: browsers A and B sign in; once their refresh is due, a burst of navigations of
-// each starts its background refresh, which the gate holds at the provider. A logs out (same-origin POST) while its
-// refresh is held; B keeps navigating, back to back, while the refresh is released and settles. Then:
-//   - Traefik logged no panic and no error-level line (the plugin says at info level that A's refresh ended after
-//     its logout, and the test waits for that line);
-//   - A's pre-logout cookie gets the login redirect, before and after its refresh settled, and no cookie is handed
-//     out for it;
-//   - every navigation of B is served (200), one of them hands out the refreshed cookie, which works;
-//   - the provider saw exactly one refresh grant per session (two) and one code exchange per login.
+// logoutAndContinueDuringRefresh plays the two cases one after the other in one Traefik process (dex keeps one
+// refresh token per user and client: a second login of its only user would revoke the first one's) and then
+// requires a log without errors and exactly one refresh grant per refresh and one code exchange per login.
 func (s *flightSite) logoutAndContinueDuringRefresh(t *testing.T) {
-	gate := s.p.Gate()
-	a, issuedA := s.login(t)
-	b, issuedB := s.login(t)
-	oldA, oldB := s.sessionCookies(a), s.sessionCookies(b)
-	hold := gate.HoldGrant("refresh_token")
-	defer hold.Release(30 * time.Second) // a failing test does not leave the plugin's refreshes hanging
-	// Both refreshes are due flightTTL-flightMargin after their login (B's last); A's tokens must still be valid
-	// then, or its navigations would wait for the held refresh.
-	time.Sleep(time.Until(issuedB.Add(flightTTL - flightMargin + 500*time.Millisecond)))
-	if late := time.Since(issuedA); late > flightTTL-2*time.Second {
-		t.Fatalf("the logins took too long: A's tokens are %s old at B's refresh point (they live %s)", late, flightTTL)
+	s.logoutDuringRefresh(t)
+	s.continueDuringRefresh(t)
+	if got := s.p.Gate().Grants("refresh_token"); got != 2 {
+		t.Errorf("refresh_token grants at the provider = %d, want 2 (one per refresh)", got)
 	}
-	s.burst(t, oldA, flightBurst, "A at its refresh point")
-	s.burst(t, oldB, flightBurst, "B at its refresh point")
-	if !hold.WaitArrived(2, 20*time.Second) {
-		t.Fatalf("the refreshes of A and B did not both reach the provider's gate (refresh grants %d)", gate.Grants("refresh_token"))
+	if got := s.p.Gate().Grants("authorization_code"); got != 2 {
+		t.Errorf("authorization_code grants = %d, want 2 (one per login)", got)
 	}
+	checkLog(t, s.tr)
+}
 
-	// A signs out while its refresh waits at the gate.
+// untilDue holds the refresh grants, waits until a session issued at issued is due for refresh and starts its
+// refresh with a burst of navigations (all served at once), and returns once the refresh waits at the gate.
+func (s *flightSite) untilDue(t *testing.T, cookies []*http.Cookie, issued time.Time, who string) *providers.GrantHold {
+	t.Helper()
+	hold := s.p.Gate().HoldGrant("refresh_token")
+	t.Cleanup(func() { hold.Release(30 * time.Second) }) // a failing test leaves no refresh hanging
+	time.Sleep(time.Until(issued.Add(flightTTL - flightMargin + 500*time.Millisecond)))
+	s.burst(t, cookies, flightBurst, who+" at its refresh point")
+	if !hold.WaitArrived(1, 20*time.Second) {
+		t.Fatalf("%s's refresh did not reach the provider's gate", who)
+	}
+	if late := time.Since(issued); late > flightTTL-time.Second {
+		t.Fatalf("%s's tokens are %s old with the refresh in flight (they live %s): the machine is too slow for the test", who, late, flightTTL)
+	}
+	return hold
+}
+
+// logoutDuringRefresh: A signs out (same-origin POST) while its refresh waits at the gate. Its pre-logout cookie
+// gets the login redirect at once; once the provider has answered, Traefik logs the plugin's info line saying the
+// refresh ended after the logout (the test waits for it; the panic of issue 16 came instead), and the cookie still
+// gets the login redirect, with no cookie handed out.
+func (s *flightSite) logoutDuringRefresh(t *testing.T) {
+	a, issued := s.login(t)
+	old := s.sessionCookies(a)
+	hold := s.untilDue(t, old, issued, "A")
 	r := a.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": s.site})
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("POST /oauth2/logout during the refresh: status %d, want 303", r.Status)
@@ -246,32 +257,33 @@ func (s *flightSite) logoutAndContinueDuringRefresh(t *testing.T) {
 	if c := s.sessionCookies(a); len(c) != 0 {
 		t.Fatalf("session cookies left after the logout: %d", len(c))
 	}
-	s.wantLoginRedirect(t, oldA, "A's pre-logout cookie, its refresh still in flight")
-
-	// B navigates back to back from now on, while both refreshes are released and settle.
-	stream := s.navigateUntilRefreshed(oldB)
+	s.wantLoginRedirect(t, old, "A's pre-logout cookie, its refresh in flight")
 	if !hold.Release(20 * time.Second) {
-		t.Fatal("the provider did not answer the held refresh requests")
+		t.Fatal("the provider did not answer A's held refresh")
 	}
 	s.waitLogLine(t, "session logged out during its refresh", "panic")
-	freshB := stream.wait(t)
-	s.wantLoginRedirect(t, oldA, "A's pre-logout cookie after its refresh settled")
+	s.wantLoginRedirect(t, old, "A's pre-logout cookie after its refresh ended")
+}
 
-	// B's refreshed session works, and its old cookie (within the grace) still does.
-	b.SetCookie(cookieName, freshB)
+// continueDuringRefresh: B navigates back to back (no pause) from before its held refresh is released until one
+// navigation hands out the refreshed cookie; every one is served. The refreshed session works, and so does the old
+// cookie (within refreshGrace).
+func (s *flightSite) continueDuringRefresh(t *testing.T) {
+	b, issued := s.login(t)
+	old := s.sessionCookies(b)
+	hold := s.untilDue(t, old, issued, "B")
+	stream := s.navigateUntilRefreshed(old)
+	if !hold.Release(20 * time.Second) {
+		t.Fatal("the provider did not answer B's held refresh")
+	}
+	fresh := stream.wait(t)
+	b.SetCookie(cookieName, fresh)
 	if er := b.Echo("/after-refresh", nil); er.Headers["X-Forwarded-User"] != s.p.User().Subject {
 		t.Errorf("B's refreshed session: upstream X-Forwarded-User %q", er.Headers["X-Forwarded-User"])
 	}
-	if a := s.with(oldB, "/old-cookie"); a.status != http.StatusOK {
+	if a := s.with(old, "/old-cookie"); a.status != http.StatusOK {
 		t.Errorf("B's old cookie after its refresh: status %d, want 200 (refreshGrace)", a.status)
 	}
-	if got := gate.Grants("refresh_token"); got != 2 {
-		t.Errorf("refresh_token grants at the provider = %d, want 2 (one per session)", got)
-	}
-	if got := gate.Grants("authorization_code"); got != 2 {
-		t.Errorf("authorization_code grants = %d, want 2 (one per login)", got)
-	}
-	checkLog(t, s.tr)
 }
 
 // stream is B's navigations, back to back, until one hands out the refreshed cookie.
