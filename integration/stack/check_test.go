@@ -28,6 +28,11 @@ func TestLogPanics(t *testing.T) {
 	if p := LogProblems(clean); len(p) != 1 || !strings.Contains(p[0], "refresh failed") {
 		t.Errorf("LogProblems = %q, want the plugin's error line", p)
 	}
+	// The plugin's lines as Traefik's logger prints them (level in Traefik's format, the plugin's fields after).
+	traefikFormat := "2026-12-07T05:43:03Z ERR descopeoidc[oidc@file] token refresh panicked: reflect: New(nil) module=github.com/traefik-descope/descopeoidc runtime=yaegi\n"
+	if p := LogPanics(traefikFormat); len(p) != 1 {
+		t.Errorf("LogPanics(Traefik's format) = %q", p)
+	}
 	if p := LogProblems(issue16Log); len(p) != 2 {
 		t.Errorf("LogProblems(issue 16's log) = %q, want the two panic lines (the info line is no problem)", p)
 	}
