@@ -18,7 +18,7 @@ import (
 // Issue 16: a logout that lands while the session's background refresh waits for the provider made the refresh
 // goroutine of the interpreted plugin panic under the real Traefik binary (reflect: New(nil), a tuple assignment of
 // an untyped nil in settleRefresh). These tests play it with every provider of the matrix that issues short tokens
-// and rotating refresh tokens (devidp, panva's oidc-provider, dex: each honours an 8 s TokenTTL; zitadel's example OP
+// and rotating refresh tokens (devidp, panva's oidc-provider, dex: each honours a 10 s TokenTTL; zitadel's example OP
 // is left out, its tokens live as its storage says). Each run is a fresh Traefik process where browser A logs out
 // while its refresh is in flight, then browser B keeps sending requests while its refresh settles.
 //
@@ -27,8 +27,8 @@ import (
 // own log line saying A's refresh ended after the logout (or for the panic that line replaced), not for a delay.
 
 const (
-	flightTTL    = 8 * time.Second // tokens' lifetime: the refresh is due half-way, 4 s after the login
-	flightMargin = 4 * time.Second
+	flightTTL    = 10 * time.Second // tokens' lifetime: the refresh is due half-way, 5 s after the login
+	flightMargin = 5 * time.Second
 	flightRuns   = 3 // fresh Traefik processes per provider
 	flightBurst  = 6 // parallel navigations that start a refresh
 )
