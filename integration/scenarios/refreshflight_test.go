@@ -141,7 +141,7 @@ func TestLogoutWhileARequestWaitsForTheRefresh(t *testing.T) {
 // 1); cookie 1's tokens expire and its refresh (the second of the chain) is held at the gate, with a navigation of
 // cookie 1 and one of cookie 0 (continued as cookie 1) waiting for it. The user logs out with cookie 0, another
 // cookie of the same chain. Both waiting navigations get a new login, both cookies stay refused, and the provider
-// saw exactly two refresh grants.
+// saw exactly one refresh grant for the held refresh.
 func TestLogoutOfAnOlderCookieDuringTheSecondRefresh(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
 		idp, g := gatedIDP(t)
@@ -155,10 +155,10 @@ func TestLogoutOfAnOlderCookieDuringTheSecondRefresh(t *testing.T) {
 		if c1 == c0 {
 			t.Fatal("the first refresh handed out no new cookie")
 		}
-		if n := g.Grants("refresh_token"); n != 1 {
-			t.Fatalf("refresh_token grants after the first refresh = %d, want 1", n)
-		}
 		time.Sleep(flightLifetime + 1500*time.Millisecond) // cookie 1's tokens have expired
+		// (On a slow machine the request that handed out cookie 1 may have refreshed it once more already, in the
+		// background, long finished by now: what counts below is the held refresh.)
+		before := g.Grants("refresh_token")
 		hold := g.HoldGrant("refresh_token")
 		defer hold.Release(10 * time.Second)
 		answer1 := waiting(e, "/waits-1", c1)
@@ -181,8 +181,8 @@ func TestLogoutOfAnOlderCookieDuringTheSecondRefresh(t *testing.T) {
 			r, set := navigate(e, "/after", c)
 			wantLogin(t, e, r, set, []string{"cookie 0 after the logout", "cookie 1 after the logout"}[i])
 		}
-		if n := g.Grants("refresh_token"); n != 2 {
-			t.Errorf("refresh_token grants = %d, want 2 (one per refresh)", n)
+		if n := g.Grants("refresh_token") - before; n != 1 {
+			t.Errorf("refresh_token grants for the held refresh = %d, want 1", n)
 		}
 	})
 }
