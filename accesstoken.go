@@ -21,12 +21,19 @@ type accessTokenVerifier struct {
 	requireClient bool     // bearerClients was configured: azp or client_id must be present
 	noAudIssuers  []string // allowMissingAudience: tokens of these issuers (the project's own) may have no aud
 	drns          []string // the drn values of a Descope session token (drn.go)
+	idTokenShaped bool     // allowIDTokenShapedBearer: nonce and at_hash are allowed (dex); c_hash still refuses
 	leeway        time.Duration
 	now           func() time.Time
 }
 
 // idTokenMarkers mark an ID token (OpenID Connect Core 2, 3.1.3.6, 3.3.2.11); an access token has none of them.
-var idTokenMarkers = []string{"nonce", "at_hash", "c_hash"}
+// Some providers build their access tokens like ID tokens (dex: the login's nonce and an at_hash): with
+// allowIDTokenShapedBearer only idTokenShapedMarkers refuse, so such a provider's ID tokens for an accepted audience
+// (dex's: aud = the client ID) pass as bearer tokens too; the README names that risk.
+var (
+	idTokenMarkers       = []string{"nonce", "at_hash", "c_hash"}
+	idTokenShapedMarkers = []string{"c_hash"} // only an ID token from an authorization response has it
+)
 
 // verify checks raw as a bearer access token and returns its claims.
 func (v *accessTokenVerifier) verify(ctx context.Context, raw string) (map[string]any, error) {
@@ -48,7 +55,11 @@ func (v *accessTokenVerifier) checkClaims(t *jws) error {
 		return fmt.Errorf("typ %s refused (expected none, JWT, at+jwt or application/at+jwt)", shown(t.typ))
 	}
 	c := t.claims
-	for _, name := range idTokenMarkers {
+	markers := idTokenMarkers
+	if v.idTokenShaped {
+		markers = idTokenShapedMarkers
+	}
+	for _, name := range markers {
 		if _, present := c[name]; present {
 			return fmt.Errorf("has a %s claim: an ID token is not a bearer token", name)
 		}

@@ -18,6 +18,8 @@ func TestAccessTokenVerifierPolicy(t *testing.T) {
 		clients: []string{testClientID}, leeway: time.Minute, now: f.clock.Now}
 	strictClients := *base
 	strictClients.clients, strictClients.requireClient = []string{"frontend", "cli"}, true
+	idShaped := *base // allowIDTokenShapedBearer
+	idShaped.idTokenShaped = true
 	claims := func(changes map[string]any) map[string]any {
 		c := map[string]any{"iss": f.issuer, "aud": "api", "sub": testSub, "iat": now, "exp": now + 300}
 		for k, v := range changes {
@@ -44,6 +46,11 @@ func TestAccessTokenVerifierPolicy(t *testing.T) {
 		{"typ logout token", base, map[string]any{"typ": "logout+jwt"}, claims(nil), "refused"},
 		{"ID token (nonce)", base, nil, claims(map[string]any{"nonce": "n"}), "an ID token is not a bearer token"},
 		{"ID token (at_hash)", base, nil, claims(map[string]any{"at_hash": "x"}), "has a at_hash claim"},
+		{"dex-shaped access token (nonce, at_hash) refused by default", base, nil, claims(map[string]any{"nonce": "n", "at_hash": "h"}), "has a nonce claim"},
+		{"allowIDTokenShapedBearer: nonce and at_hash pass", &idShaped, nil, claims(map[string]any{"nonce": "n", "at_hash": "h"}), ""},
+		{"allowIDTokenShapedBearer: c_hash still refused", &idShaped, nil, claims(map[string]any{"nonce": "n", "c_hash": "c"}), "has a c_hash claim"},
+		{"allowIDTokenShapedBearer: audience still checked", &idShaped, nil, claims(map[string]any{"nonce": "n", "aud": "other-api"}), "audience mismatch"},
+		{"allowIDTokenShapedBearer: typ still checked", &idShaped, map[string]any{"typ": "id_token+jwt"}, claims(nil), "refused"},
 		{"other issuer", base, nil, claims(map[string]any{"iss": "https://evil.example"}), "issuer mismatch: expected one of"},
 		{"issuer with a slash added", base, nil, claims(map[string]any{"iss": f.issuer + "/"}), "issuer mismatch"},
 		{"audience not accepted", base, nil, claims(map[string]any{"aud": "other-api"}), "audience mismatch"},
@@ -128,4 +135,24 @@ func TestClaimsSourceVerifier(t *testing.T) {
 	at["exp"] = now + 300
 	_, err = m.verifyClaimsSource(ctx, signJWT(t, newTestKey(t, "RS256", "k1", 1), nil, at))
 	mustContain(t, "foreign key", fmt.Sprint(err), "bad signature")
+}
+
+// TestAllowIDTokenShapedBearerSetting: the opt-in is off by default, works only with allowBearerTokens (New fails
+// naming the key otherwise) and reaches the bearer verifier.
+func TestAllowIDTokenShapedBearerSetting(t *testing.T) {
+	if s := settingsWith(t, func(c *Config) { c.AllowBearerTokens = true }, ""); s.bearerIDTokenShaped {
+		t.Error("allowIDTokenShapedBearer is on by default")
+	}
+	settingsWith(t, func(c *Config) { c.AllowIDTokenShapedBearer = true }, "allowIDTokenShapedBearer")
+	s := settingsWith(t, func(c *Config) { c.AllowBearerTokens, c.AllowIDTokenShapedBearer = true, true }, "")
+	if !s.bearerIDTokenShaped {
+		t.Fatal("allowIDTokenShapedBearer: true was not derived")
+	}
+	f := newFakeIdP(t)
+	cfg := f.config()
+	cfg.AllowBearerTokens, cfg.AllowIDTokenShapedBearer = true, true
+	m, _ := newMW(t, f, cfg)
+	if !m.bearerTokens.idTokenShaped {
+		t.Error("the bearer verifier built by New does not allow ID-token-shaped access tokens")
+	}
 }

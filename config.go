@@ -87,6 +87,8 @@ type Config struct {
 	SessionInfoPath       string   `json:"sessionInfoPath,omitempty"`       // sessioninfo.go
 	IntrospectionURL      string   `json:"introspectionURL,omitempty"`      // introspect.go
 	IntrospectionCacheTTL string   `json:"introspectionCacheTTL,omitempty"` // introspect.go
+	// Issue 16: dex's access tokens carry nonce and at_hash.
+	AllowIDTokenShapedBearer bool `json:"allowIDTokenShapedBearer,omitempty"` // accesstoken.go
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
@@ -161,6 +163,7 @@ type settings struct {
 	bearerAudiences                []string
 	bearerClients                  []string
 	requireBearerClient            bool // bearerClients was configured: azp or client_id must be present
+	bearerIDTokenShaped            bool // allowIDTokenShapedBearer: nonce and at_hash do not refuse a bearer token
 	bearerIssuers                  []string
 	projectIssuers                 []string // the issuer and, with projectID, Descope's issuer forms on its host
 	allowMissingAud                bool     // allowMissingAudience: a token of projectIssuers may have no aud
@@ -724,6 +727,10 @@ func sortHeaderRules(h []headerRule) {
 
 func deriveBearer(c *Config, s *settings) error {
 	s.bearer = c.AllowBearerTokens
+	if c.AllowIDTokenShapedBearer && !c.AllowBearerTokens {
+		return errors.New("allowIDTokenShapedBearer: only with allowBearerTokens")
+	}
+	s.bearerIDTokenShaped = c.AllowIDTokenShapedBearer
 	s.bearerAudiences = nonEmpty(c.BearerAudiences)
 	if len(s.bearerAudiences) == 0 {
 		s.bearerAudiences = []string{s.clientID}

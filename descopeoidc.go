@@ -78,7 +78,8 @@ func (m *Middleware) buildVerifiers() {
 	m.idTokens = &idTokenVerifier{keys: m.p, issuer: s.issuer, clientID: s.clientID, requireAZP: s.requireAZP,
 		leeway: s.leeway, maxAge: s.authMaxAge, now: now}
 	m.bearerTokens = &accessTokenVerifier{keys: m.p, issuers: s.bearerIssuers, audiences: s.bearerAudiences,
-		clients: s.bearerClients, requireClient: s.requireBearerClient, drns: drns, leeway: s.leeway, now: now}
+		clients: s.bearerClients, requireClient: s.requireBearerClient, idTokenShaped: s.bearerIDTokenShaped,
+		drns: drns, leeway: s.leeway, now: now}
 	if s.allowMissingAud {
 		m.bearerTokens.noAudIssuers = s.projectIssuers
 	}

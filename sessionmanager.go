@@ -153,6 +153,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 			// while its refresh was in flight, which is how a logout during a refresh panicked under Traefik.
 			f.rep = nil
 			f.err = errSessionEnded
+			sm.log.logf(levelInfo, "%v: its new tokens are dropped", f.err) // the end-to-end tests wait for this line
 			return
 		}
 		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,15 +75,10 @@ func startEcho(t *testing.T) *upstream {
 }
 
 // startTraefik runs bin/traefik with examples/local (dynamic.yml as is, or o.Dynamic) on free loopback ports, with
-// the environment the example's ${...} references need. It is stopped at cleanup; its log is printed when the test
-// failed.
+// the environment the example's ${...} references need. stack.StartForTest stops it at cleanup and fails the test
+// when its log reports a panic (printing the log when the test failed).
 func startTraefik(t *testing.T, idp *devidp.Server, up *upstream, o stack.Options) *stack.Traefik {
 	t.Helper()
-	needTraefik(t)
-	o.WebAddr, o.APIAddr = "127.0.0.1:0", "127.0.0.1:0"
-	if o.Dir == "" {
-		o.Dir = t.TempDir()
-	}
 	o.Env = append([]string{
 		"OIDC_ISSUER=" + idp.Issuer(),
 		"DESCOPE_PROJECT_ID=" + idp.ClientID(),
@@ -92,54 +86,29 @@ func startTraefik(t *testing.T, idp *devidp.Server, up *upstream, o stack.Option
 		"SESSION_SECRET=" + sessionSecret,
 		"ECHO_URL=" + up.URL,
 	}, o.Env...)
-	start := time.Now()
-	tr, err := stack.Start(o)
-	if err != nil {
-		t.Fatalf("starting traefik: %v", err)
-	}
-	t.Logf("traefik pid %d on %s (API %s) ready in %s", tr.PID(), tr.WebURL, tr.APIURL, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := tr.Stop(); err != nil {
-			t.Errorf("stopping traefik: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("traefik log (%s):\n%s", tr.WebURL, tail(tr.Logs(), 30000))
-		}
-	})
-	return tr
+	return startTraefikWith(t, o)
 }
 
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
+// startTraefikWith runs bin/traefik with o on free loopback ports (unless o names them) in a test directory.
+func startTraefikWith(t *testing.T, o stack.Options) *stack.Traefik {
+	t.Helper()
+	needTraefik(t)
+	if o.WebAddr == "" {
+		o.WebAddr = "127.0.0.1:0"
 	}
-	return "…" + s[len(s)-n:]
+	o.APIAddr = "127.0.0.1:0"
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	return stack.StartForTest(t, o)
 }
 
-var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
+func tail(s string, n int) string { return stack.Tail(s, n) }
 
-// logProblems returns Traefik's log lines that show a failure: any panic, any error-level line of Traefik (common
-// format "ERR" or JSON "level":"error"), and the plugin's own error lines ("descopeoidc[...] level=error").
-func logProblems(log string) []string {
-	var out []string
-	for _, line := range strings.Split(ansiEscape.ReplaceAllString(log, ""), "\n") {
-		lower := strings.ToLower(line)
-		fields := strings.Fields(line)
-		switch {
-		case strings.Contains(lower, "panic"),
-			strings.Contains(lower, `"level":"error"`), strings.Contains(lower, `"level":"fatal"`),
-			len(fields) > 1 && (fields[1] == "ERR" || fields[1] == "FTL"),
-			strings.Contains(line, "descopeoidc[") && strings.Contains(line, "level=error"):
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-// checkLog fails the test when Traefik's log shows a problem.
+// checkLog fails the test when Traefik's log shows a problem (stack.LogProblems: a panic or an error-level line).
 func checkLog(t *testing.T, tr *stack.Traefik) {
 	t.Helper()
-	if p := logProblems(tr.Logs()); len(p) > 0 {
+	if p := stack.LogProblems(tr.Logs()); len(p) > 0 {
 		t.Errorf("traefik %s logged %d problem line(s):\n%s", tr.WebURL, len(p), strings.Join(p, "\n"))
 	}
 }

@@ -191,7 +191,9 @@ func startTraefikCRD(t *testing.T, bin string, k *kubeAPI, token, webPort string
 		"--providers.kubernetescrd.certauthfilepath="+k.CAFile,
 		"--experimental.localplugins.descopeoidc.modulename="+harness.ModuleName)
 	cmd.Dir, cmd.Env = dir, os.Environ()
-	return startProcess(t, "traefik", cmd)
+	log := startProcess(t, "traefik", cmd)
+	stack.CheckPanicsAtCleanup(t, "traefik (kubernetesCRD)", log.String) // runs before startProcess stops it: the log of the whole test
+	return log
 }
 
 // waitIngressLogin polls the IngressRoute's host until the middleware answers with a redirect to the provider (the

@@ -22,6 +22,8 @@ type Gate struct {
 	down     atomic.Bool
 	Requests atomic.Int64 // requests that were let through
 
+	hold atomic.Pointer[GrantHold] // gatehold.go
+
 	mu     sync.Mutex
 	grants map[string]int64 // form POSTs let through, by grant_type
 	paths  map[string]int64 // requests let through, by URL path
@@ -63,15 +65,17 @@ func (g *Gate) Start(backend string) error {
 			return
 		}
 		g.Requests.Add(1)
-		g.count(r)
+		if done := g.holdRequest(g.count(r)); done != nil {
+			defer done()
+		}
 		rp.ServeHTTP(w, r)
 	})}
 	go func() { _ = g.srv.Serve(g.ln) }()
 	return nil
 }
 
-// count records r's path and, for a form POST, its grant_type (the body is read and put back).
-func (g *Gate) count(r *http.Request) {
+// count records r's path and, for a form POST, its grant_type (the body is read and put back), which it returns.
+func (g *Gate) count(r *http.Request) string {
 	grant := ""
 	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -90,6 +94,7 @@ func (g *Gate) count(r *http.Request) {
 	if grant != "" {
 		g.grants[grant]++
 	}
+	return grant
 }
 
 // Grants is the number of token requests with this grant_type that were let through (e.g. "refresh_token").
