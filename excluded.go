@@ -46,8 +46,31 @@ func (p *pathMatcher) match(path string) bool {
 	return false
 }
 
-// cleanPath reports whether path has no ".", ".." or empty segment.
+// cleanPath reports whether path has no ".", ".." or empty segment, no backslash, and no segment that is one of
+// those once its ";" parameters are dropped. Tomcat, Jetty and Spring drop ";jsessionid=..." style parameters from
+// each segment before resolving dot segments (the CVE-2020-1957 pattern: /public/..;/admin serves /admin), and
+// Windows-style upstreams read "\" as "/"; r.URL.Path is already percent-decoded, so %3B and %5C (in any case)
+// arrive here as ";" and "\". Traefik v3.6 neither rejects nor cleans either character.
 func cleanPath(path string) bool {
+	if strings.IndexByte(path, '\\') >= 0 {
+		return false
+	}
+	if strings.IndexByte(path, ';') >= 0 {
+		path = dropSegmentParams(path)
+	}
 	return !strings.Contains(path, "//") && !strings.Contains(path, "/./") && !strings.Contains(path, "/../") &&
 		!strings.HasSuffix(path, "/.") && !strings.HasSuffix(path, "/..")
+}
+
+// dropSegmentParams removes from each segment what follows its first ';' (RFC 2396 path parameters, as servlet
+// containers do): "/a/..;x=1/b;y" becomes "/a/../b". Rare path (only paths with ';'): loops over segments with
+// strings calls, never over bytes.
+func dropSegmentParams(path string) string {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if k := strings.IndexByte(seg, ';'); k >= 0 {
+			segs[i] = seg[:k]
+		}
+	}
+	return strings.Join(segs, "/")
 }
