@@ -8,8 +8,9 @@ import (
 // pathMatcher decides which paths pass without login (excludedPaths). A configured path matches whole segments:
 // "/public" matches /public and everything below /public/, never /public-admin; "/public/" matches below it. An
 // entry starting with "^" is a regular expression on the path. A path with a "." or ".." segment or an empty one
-// ("//") is never excluded: the upstream may resolve it to somewhere else (Traefik's sanitizePath
-// cleans paths by default; this does not rely on it).
+// ("//"), also once ";" parameters are dropped from each segment, or with a "\" is never excluded: the upstream
+// may resolve it to somewhere else (Traefik's sanitizePath cleans dot segments by default, not ";" or "\"; this
+// does not rely on it). See cleanPath.
 type pathMatcher struct {
 	any      bool     // anything configured: the hot path skips match otherwise
 	exact    []string // "/public": the path itself

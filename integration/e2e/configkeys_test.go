@@ -56,6 +56,12 @@ func TestUnknownKeyDisablesMiddleware(t *testing.T) {
 	if !strings.Contains(tr.Logs(), want) {
 		t.Errorf("traefik's log does not contain %q", want)
 	}
+	for _, line := range strings.Split(tr.Logs(), "\n") {
+		if strings.Contains(line, "requiredRole") {
+			t.Logf("traefik: %s", line)
+			break
+		}
+	}
 	resp, err := http.Get(tr.WebURL + "/app")
 	if err != nil {
 		t.Fatal(err)
