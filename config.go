@@ -89,15 +89,18 @@ type Config struct {
 	IntrospectionCacheTTL string   `json:"introspectionCacheTTL,omitempty"` // introspect.go
 	// Issue 16: dex's access tokens carry nonce and at_hash.
 	AllowIDTokenShapedBearer bool `json:"allowIDTokenShapedBearer,omitempty"` // accesstoken.go
+	// Unknown collects the keys Traefik's decoder has no field for; New fails naming them (configkeys.go).
+	Unknown map[string]any `json:"-" mapstructure:",remain"`
 }
 
 // ClaimRule requires a claim (dotted path, e.g. "tenants.T1.roles", or a JSON Pointer such as
 // "/https:~1~1example.com~1roles" for keys with dots: claimpath.go) to equal one of Equals, or, when the claim is a
 // list, to contain one of Contains. Both may be set; each set one must hold.
 type ClaimRule struct {
-	Claim    string   `json:"claim,omitempty"`
-	Equals   []string `json:"equals,omitempty"`
-	Contains []string `json:"contains,omitempty"`
+	Claim    string         `json:"claim,omitempty"`
+	Equals   []string       `json:"equals,omitempty"`
+	Contains []string       `json:"contains,omitempty"`
+	Unknown  map[string]any `json:"-" mapstructure:",remain"` // keys no field takes: New fails (configkeys.go)
 }
 
 // CreateConfig returns the default configuration. Traefik calls it before decoding the user's values onto it.
@@ -197,6 +200,9 @@ type headerRule struct {
 func newSettings(c *Config) (*settings, error) {
 	if c == nil {
 		return nil, errors.New("missing configuration")
+	}
+	if err := checkUnknownKeys(c); err != nil {
+		return nil, err
 	}
 	if err := expandConfigEnv(c); err != nil {
 		return nil, err

@@ -60,18 +60,28 @@ func numbered(n, prefix string) bool {
 	return rest != "" && strings.Trim(rest, "0123456789") == ""
 }
 
+// maxOwnPairs bounds the pairs that contain one of the plugin's names which filter examines in one line (each costs
+// a few interpreted steps under Yaegi): a browser sends at most the session and its chunks (maxSessionChunks), a few
+// login-state cookies and the logout cookie's chunks. A line with more is not a browser's: it is dropped whole, so
+// that none of the plugin's cookies can reach upstream behind the cap.
+const maxOwnPairs = 64
+
 // filter returns line without the plugin's cookie pairs, or "" when nothing else is left. A line with none of them
-// comes back unchanged (the same string).
+// comes back unchanged (the same string). Linear in the line: each needle is one forward pass (see cut).
 func (o *ownCookies) filter(line string) string {
 	if strings.HasPrefix(line, o.nameEq) && strings.IndexByte(line, ';') < 0 {
 		return "" // only the session cookie: the common case
 	}
-	out := o.cut(line, o.name)
+	budget := maxOwnPairs
+	out := o.cut(line, o.name, &budget)
 	if o.alt != "" {
-		out = o.cut(out, o.alt)
+		out = o.cut(out, o.alt, &budget)
 	}
 	for _, x := range o.extra {
-		out = o.cut(out, x)
+		out = o.cut(out, x, &budget)
+	}
+	if budget < 0 {
+		return "" // over the cap: see maxOwnPairs
 	}
 	if len(out) == len(line) {
 		return line
@@ -82,17 +92,24 @@ func (o *ownCookies) filter(line string) string {
 	return strings.TrimLeft(out, " \t")
 }
 
-// cut removes every pair that contains needle and whose name is the plugin's, with one ';' next to it. The pairs
-// are split as Go's parser splits them: at ';', the name is what comes before the first '=', trimmed.
-func (o *ownCookies) cut(line, needle string) string {
-	from := 0
+// cut removes every pair that contains needle and whose name is the plugin's, with one ';' next to it (the one
+// after it, or for the last pair the one before). The pairs are split as Go's parser splits them: at ';', the name
+// is what comes before the first '=', trimmed. One forward pass: what is kept is copied once into buf, never the
+// rest of the line per removal (that was quadratic: a 1 MB header of own pairs cost seconds). Each pair containing
+// needle spends one unit of budget; below zero the pass stops (the caller drops the line).
+func (o *ownCookies) cut(line, needle string, budget *int) string {
+	var buf []byte     // nil until the first removal: a line without own pairs is returned as is
+	kept, from := 0, 0 // line[kept:] is not yet copied; the next search starts at from
 	for from < len(line) {
 		i := strings.Index(line[from:], needle)
 		if i < 0 {
 			break
 		}
+		if *budget--; *budget < 0 {
+			return line
+		}
 		i += from
-		start := strings.LastIndexByte(line[:i], ';') + 1
+		start := strings.LastIndexByte(line[from:i], ';') + 1 + from // from is 0 or just after a ';'
 		end := len(line)
 		if j := strings.IndexByte(line[i:], ';'); j >= 0 {
 			end = i + j
@@ -101,22 +118,24 @@ func (o *ownCookies) cut(line, needle string) string {
 		if k := strings.IndexByte(name, '='); k >= 0 {
 			name = name[:k]
 		}
+		from = end + 1
 		if !o.isOwn(strings.Trim(name, " \t\r\n")) {
-			from = end
 			continue
 		}
-		switch {
-		case end < len(line):
-			line = line[:start] + line[end+1:]
-			from = start
-		case start > 0:
-			line = line[:start-1]
-			from = len(line)
-		default:
-			line = ""
+		buf = append(buf, line[kept:start]...)
+		if end < len(line) {
+			kept = end + 1
+			continue
 		}
+		if len(buf) > 0 {
+			buf = buf[:len(buf)-1] // the last pair takes the ';' before it
+		}
+		kept = len(line)
 	}
-	return line
+	if buf == nil && kept == 0 {
+		return line
+	}
+	return string(append(buf, line[kept:]...))
 }
 
 // stripCookies removes the plugin's cookies from the request's Cookie header lines (HTTP/1.1 clients may send

@@ -75,6 +75,10 @@ func (m *Middleware) serveDescopeCookie(w http.ResponseWriter, r *http.Request) 
 	if err != nil || c.Value == "" {
 		return false
 	}
+	if !laxAllowed(r) {
+		m.logf(levelInfo, "%s cookie ignored: cross-site %s (SameSite=Lax semantics)", m.s.ds.name, r.Method)
+		return false
+	}
 	tok := c.Value
 	now := m.now().Unix()
 	key := cacheKey(tok)
@@ -132,4 +136,23 @@ func (m *Middleware) descopeEntry(ctx context.Context, tok string) (*entry, erro
 // verifyDescopeSession checks a session JWT with the access-token policy of bearer tokens.
 func (m *Middleware) verifyDescopeSession(ctx context.Context, tok string) (map[string]any, error) {
 	return m.bearerTokens.verify(ctx, tok)
+}
+
+// laxAllowed applies SameSite=Lax semantics to the DS cookie, whatever attributes the project gave it (Descope lets a
+// project make it SameSite=None): a safe method always may use it, an unsafe one (POST, PUT, DELETE...) only when
+// the browser says it is not cross-site: Sec-Fetch-Site same-origin, same-site or none, else an Origin equal to this
+// origin. A request with neither header is not a browser's cross-site request (browsers send Origin on every
+// cross-origin request with an unsafe method) and may use it.
+func laxAllowed(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "same-site" || site == "none"
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		return o == origin(r)
+	}
+	return true
 }

@@ -19,9 +19,16 @@ import (
 const (
 	defaultIntrospectionTTL = 5 * time.Minute
 	maxIntrospectionTTL     = time.Hour
+	minIntrospectionTTL     = time.Second // 0 would refuse every opaque token (its cache entry ends at once)
 	inactiveTTL             = 10 * time.Second
 	maxInactiveCached       = 10000
+	// maxIntrospections bounds the introspection requests in flight in this process (all middlewares, all reloads):
+	// each carries the client's credentials and a token; past the bound a new opaque token gets a 503, uncached.
+	maxIntrospections = 32
 )
+
+// introspections in flight, process-wide (package level: survives reloads, never grows).
+var introspections int64
 
 var errInactive = errors.New("access token: introspection says it is not active")
 
@@ -39,6 +46,9 @@ func deriveIntrospection(c *Config, s *settings) error {
 	}
 	if ttl > maxIntrospectionTTL {
 		return fmt.Errorf("introspectionCacheTTL: %s is more than %s", ttl, maxIntrospectionTTL)
+	}
+	if ttl < minIntrospectionTTL {
+		return fmt.Errorf("introspectionCacheTTL: %s is less than %s (an answer must be usable for the request that asked)", ttl, minIntrospectionTTL)
 	}
 	if (c.IntrospectionURL != "" || c.IntrospectionCacheTTL != "") && !c.AllowBearerTokens {
 		return errors.New("introspectionURL, introspectionCacheTTL: only with allowBearerTokens: true")
@@ -59,8 +69,12 @@ func deriveIntrospection(c *Config, s *settings) error {
 func isOpaque(tok string) bool { return strings.Count(tok, ".") != 2 }
 
 // introspect returns the claims of an active opaque token, its exp capped at now + introspectionCacheTTL (the
-// bearer cache keeps it that long).
+// bearer cache keeps it that long). A token over maxTokenSize (the cap on JWTs) is refused without asking: it would
+// go to the provider with the client's credentials.
 func (m *Middleware) introspect(ctx context.Context, tok string) (map[string]any, error) {
+	if len(tok) > maxTokenSize {
+		return nil, fmt.Errorf("opaque access token larger than %d bytes: not introspected", maxTokenSize)
+	}
 	key := cacheKey(tok)
 	now := m.now()
 	if e := m.inactive.get(key); e != nil && now.Unix() < e.endAt {
@@ -71,9 +85,11 @@ func (m *Middleware) introspect(ctx context.Context, tok string) (map[string]any
 		err = m.checkIntrospected(claims, now)
 	}
 	if err != nil {
-		if !errors.Is(err, errProviderUnavailable) {
-			m.inactive.put(key, &entry{endAt: now.Add(inactiveTTL).Unix()}, now.Unix())
+		if errors.Is(err, errProviderUnavailable) {
+			m.logf(levelWarn, "introspection: %v", err) // an outage, or this client refused: not the token's fault
+			return nil, err
 		}
+		m.inactive.put(key, &entry{endAt: now.Add(inactiveTTL).Unix()}, now.Unix())
 		return nil, err
 	}
 	limit := now.Add(m.s.introspect.ttl).Unix() - int64(m.s.leeway/time.Second) // serveBearer adds the leeway

@@ -78,11 +78,15 @@ func isPreflight(r *http.Request) bool {
 
 // servePreflight sends a preflight upstream like a request to an excluded path: without the plugin's cookies and
 // without an Authorization header (a preflight carries neither from a browser; anything else sent is not ours to
-// vouch for), and without identity headers (stripped in ServeHTTP).
+// vouch for), and without identity headers (stripped in ServeHTTP); also without a body or method-override headers,
+// and only the status and CORS headers of the answer come back (preflight.go).
 func (m *Middleware) servePreflight(w http.ResponseWriter, r *http.Request) {
 	if !m.s.keepAuthorization {
 		delete(r.Header, "Authorization")
 	}
 	stripCookies(m, r)
-	m.next.ServeHTTP(w, r)
+	preflightRequest(r)
+	pw := &preflightWriter{w: w, header: http.Header{}}
+	m.next.ServeHTTP(pw, r)
+	pw.WriteHeader(http.StatusOK) // the upstream wrote nothing: net/http's default
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -181,6 +182,20 @@ func (tc *tokenClient) userinfo(ctx context.Context, endpoint, accessToken, sub 
 	return parseUserinfo(resp.StatusCode, resp.Header.Get("Content-Type"), body, sub)
 }
 
+// exchangeIntrospection sends the request and reads the answer (bounded by maxResponseSize and the client's timeout).
+func (tc *tokenClient) exchangeIntrospection(req *http.Request) (int, []byte, error) {
+	resp, err := tc.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: introspection endpoint: %v", errProviderUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
+	if err != nil || len(body) > maxResponseSize {
+		return 0, nil, errors.New("introspection endpoint: unreadable or oversized response")
+	}
+	return resp.StatusCode, body, nil
+}
+
 // introspect POSTs the token to the introspection endpoint with the client's authentication.
 func (tc *tokenClient) introspect(ctx context.Context, tok string) (map[string]any, error) {
 	endpoint := tc.introspectionURL
@@ -197,20 +212,26 @@ func (tc *tokenClient) introspect(ctx context.Context, tok string) (map[string]a
 	if err != nil {
 		return nil, err
 	}
-	resp, err := tc.http.Do(req)
+	if atomic.AddInt64(&introspections, 1) > maxIntrospections { // introspect.go
+		atomic.AddInt64(&introspections, -1)
+		return nil, fmt.Errorf("%w: %d introspections already in flight", errProviderUnavailable, maxIntrospections)
+	}
+	status, body, err := tc.exchangeIntrospection(req)
+	atomic.AddInt64(&introspections, -1)
 	if err != nil {
-		return nil, fmt.Errorf("%w: introspection endpoint: %v", errProviderUnavailable, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseSize+1))
-	if err != nil || len(body) > maxResponseSize {
-		return nil, errors.New("introspection endpoint: unreadable or oversized response")
+	// 5xx, and 429 (rate limited) or 401/403 (this client refused: its credentials or its right to introspect):
+	// none says anything about the token, so it is an outage (503, not cached as "inactive").
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		return nil, fmt.Errorf("%w: introspection endpoint refused this client (status %d): check its credentials and its right to introspect",
+			errProviderUnavailable, status)
 	}
-	if resp.StatusCode >= 500 {
-		return nil, fmt.Errorf("%w: introspection endpoint: status %d", errProviderUnavailable, resp.StatusCode)
+	if status >= 500 || status == http.StatusTooManyRequests {
+		return nil, fmt.Errorf("%w: introspection endpoint: status %d", errProviderUnavailable, status)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("introspection endpoint: status %d (is this client allowed to introspect?)", resp.StatusCode)
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("introspection endpoint: status %d", status)
 	}
 	claims := map[string]any{}
 	if err := json.Unmarshal(body, &claims); err != nil {

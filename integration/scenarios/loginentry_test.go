@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
@@ -46,7 +45,7 @@ func TestLoginEntryForSPA(t *testing.T) {
 }
 
 // TestPreflightPassesWhenAllowed: a CORS preflight reaches upstream without a session only with allowPreflight, and
-// then without the plugin's cookie or identity headers; a plain OPTIONS still needs a session.
+// its answer comes back without a body; a plain OPTIONS still needs a session.
 func TestPreflightPassesWhenAllowed(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg harness.Target) {
 		idp := startIDP(t, devidp.Options{AZPClaim: true})
@@ -64,8 +63,10 @@ func TestPreflightPassesWhenAllowed(t *testing.T) {
 		if r.Status != http.StatusOK || on.upstream.Load() != 1 {
 			t.Fatalf("preflight: status %d upstream %d, want 200 from upstream", r.Status, on.upstream.Load())
 		}
-		if strings.Contains(r.Body, "mallory") || strings.Contains(r.Body, "forged") || !strings.Contains(r.Body, "theme=dark") {
-			t.Errorf("upstream saw %q: want theme=dark, no forged identity or session", r.Body)
+		// only the status and CORS headers come back (issue 18 item 5): what the upstream saw is checked by
+		// integration/adversarial TestPreflightIsNoWayIn, with an upstream of its own
+		if r.Body != "" {
+			t.Errorf("preflight answer has a body (%d bytes): want none", len(r.Body))
 		}
 		if r := b.Do(http.MethodOptions, "/api", map[string]string{"Accept": "application/json"}); r.Status != http.StatusUnauthorized {
 			t.Errorf("OPTIONS without Origin: status %d, want 401", r.Status)
