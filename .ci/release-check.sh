@@ -53,7 +53,7 @@ if tag=$(git describe --exact-match --tags HEAD 2>/dev/null) && [[ "$tag" =~ ^v[
 fi
 
 if [[ $fail -ne 0 ]]; then
-	echo "release-check: FAILED (see RELEASING in README.md: bump version.go, CHANGELOG.md and the examples together)" >&2
+	echo "release-check: FAILED (see Releases in README.md: bump version.go, CHANGELOG.md and the examples together)" >&2
 	exit 1
 fi
 echo "release-check: $const in version.go, CHANGELOG.md and $pins example pin(s)"
