@@ -1,10 +1,6 @@
 package descopeoidc
 
-import (
-	"fmt"
-	"os"
-	"sync"
-)
+import "sync"
 
 // version is this release of the plugin (semantic versioning, tagged as such in git). It must equal the top
 // version entry of CHANGELOG.md and the version the examples pin (examples/static, the Helm values): `make
@@ -17,13 +13,14 @@ var versionReported = struct {
 	done bool
 }{}
 
-// reportVersion logs the plugin's version the first time a middleware is created in this process. No goroutine.
-func reportVersion(name string) {
+// reportVersion logs the plugin's version, at info level whatever the middleware's logLevel (Traefik's log.level
+// still applies), the first time a middleware is created in this process. No goroutine.
+func reportVersion(l *logger) {
 	versionReported.Lock()
 	first := !versionReported.done
 	versionReported.done = true
 	versionReported.Unlock()
 	if first {
-		fmt.Fprintf(os.Stdout, "descopeoidc[%s] level=info descopeoidc %s started\n", name, version)
+		l.emit(levelInfo, "descopeoidc "+version+" started", nil)
 	}
 }
