@@ -33,6 +33,9 @@ fi
 grep -qE "^\[${const#v}\]: .*/releases/tag/${const}\$" CHANGELOG.md ||
 	problem "CHANGELOG.md: no link line '[${const#v}]: https://github.com/traefik-descope/descopeoidc/releases/tag/$const'"
 
+quoted=$(tr '\n' ' ' <examples/static/README.md | grep -cE 'published plugin +\(`v' || true)
+[[ $quoted -gt 0 ]] || problem "examples/static/README.md no longer quotes the version as 'published plugin (\`vX.Y.Z\`)'"
+
 # Every version pinned next to this plugin's module name in the examples' YAML (the line after moduleName).
 pins=0
 while IFS= read -r file; do
@@ -46,7 +49,7 @@ done < <(find examples -name '*.yml' -o -name '*.yaml' | sort)
 [[ $pins -gt 0 ]] || problem "no example pins a version of github.com/traefik-descope/descopeoidc (examples/static/traefik.yml should)"
 while IFS= read -r v; do
 	[[ "$v" == "$const" ]] || problem "examples/static/README.md quotes version $v, version.go says $const"
-done < <(grep -oE 'published plugin \(`v[^`]*`\)' examples/static/README.md | grep -oE 'v[0-9][^`]*' || true)
+done < <(tr '\n' ' ' <examples/static/README.md | grep -oE 'published plugin +\(`v[^`]*`\)' | grep -oE 'v[0-9][^`]*' || true)
 
 if tag=$(git describe --exact-match --tags HEAD 2>/dev/null) && [[ "$tag" =~ ^v[0-9] ]]; then
 	[[ "$tag" == "$const" ]] || problem "HEAD is tagged $tag, version.go says $const"
