@@ -87,7 +87,7 @@ func (m *Middleware) serveDescopeCookie(w http.ResponseWriter, r *http.Request) 
 		if e, err = m.descopeEntry(r.Context(), tok); err != nil {
 			if errors.Is(err, errProviderUnavailable) {
 				m.logf(levelWarn, "%s cookie not verifiable: %v", m.s.ds.name, err)
-				m.unavailable(w)
+				m.providerUnavailable(w, r, r.URL.RequestURI())
 				return true
 			}
 			m.logf(levelInfo, "%s cookie rejected: %v", m.s.ds.name, err)

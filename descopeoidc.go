@@ -67,6 +67,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	if s.introspect.on {
 		m.inactive = newEntryCache(maxInactiveCached) // refused opaque tokens, briefly: introspect.go
 	}
+	reportVersion(m.log) // once per process: version.go
 	return m, nil
 }
 

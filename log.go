@@ -56,7 +56,13 @@ func (l *logger) logf(level int, format string, args ...any) {
 	if level > l.level {
 		return
 	}
-	l.emit(level, fmt.Sprintf(format, args...), nil)
+	msg := fmt.Sprintf(format, args...)
+	if level <= levelWarn {
+		if msg = limitRepeats(l.name, msg); msg == "" { // identical warnings: at most once a minute (outage.go)
+			return
+		}
+	}
+	l.emit(level, msg, nil)
 }
 
 func (m *Middleware) logf(level int, format string, args ...any) {

@@ -33,7 +33,7 @@ func (m *Middleware) startLoginWith(w http.ResponseWriter, r *http.Request, targ
 	md, err := m.p.metadata(r.Context())
 	if err != nil {
 		m.logf(levelWarn, "cannot start login: %v", err)
-		m.unavailable(w)
+		m.providerUnavailable(w, r, target) // the plugin's page for browsers: outage.go
 		return
 	}
 	state, err1 := randomString(24)
@@ -146,7 +146,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	cookie, hint, err := m.exchange(r, sd, q.Get("code"))
 	if err != nil {
-		m.exchangeFailed(w, r, err)
+		m.exchangeFailed(w, r, sd.Target, err)
 		return
 	}
 	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
@@ -209,10 +209,10 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	return cookie, hint, err
 }
 
-func (m *Middleware) exchangeFailed(w http.ResponseWriter, r *http.Request, err error) {
+func (m *Middleware) exchangeFailed(w http.ResponseWriter, r *http.Request, target string, err error) {
 	if errors.Is(err, errProviderUnavailable) {
 		m.logf(levelWarn, "login: %v", err)
-		m.unavailable(w)
+		m.providerUnavailable(w, r, target) // "Try again" starts a new login to the same page
 		return
 	}
 	m.loginFailed(w, r, http.StatusUnauthorized, err)

@@ -67,6 +67,7 @@ type cached struct {
 	fetchedAt time.Time
 	retryAt   time.Time
 	failures  int
+	lastErr   string // the last fetch's error (a string: an error value in an interpreted struct field is fragile under Yaegi)
 	inflight  *flight
 }
 
@@ -114,12 +115,12 @@ func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force 
 		return v, nil
 	}
 	if c.inflight == nil && now.Before(c.retryAt) {
-		v := c.value
+		v, last := c.value, c.lastErr
 		p.mu.Unlock()
 		if v != nil {
 			return v, nil
 		}
-		return nil, errProviderUnavailable
+		return nil, fmt.Errorf("%w: %s", errProviderUnavailable, last) // the cause, until the next attempt
 	}
 	f := c.inflight
 	leader := f == nil
@@ -152,8 +153,9 @@ func (p *provider) lead(c *cached, f *flight, fetch func(context.Context) (*docu
 	now := p.now()
 	if err == nil {
 		c.value = v // not in a tuple assignment: an `any` from an `any` there panics under Yaegi (reflect.Set)
-		c.fetchedAt, c.failures, c.retryAt = now, 0, time.Time{}
+		c.fetchedAt, c.failures, c.retryAt, c.lastErr = now, 0, time.Time{}, ""
 	} else {
+		c.lastErr = err.Error()
 		c.failures++
 		backoff := time.Second << uint(c.failures-1)
 		if c.failures > 5 || backoff > maxBackoff {
@@ -201,6 +203,17 @@ func (p *provider) fetchMetadata(ctx context.Context) (*document, error) {
 	return &document{meta: md}, nil
 }
 
+// issuerMismatch says what to change: the configuration key and the value discovery published (OIDC Discovery 4.3
+// wants them equal character for character; a trailing slash is the usual difference).
+func issuerMismatch(configured, published string) error {
+	hint := ""
+	if strings.TrimSuffix(configured, "/") == strings.TrimSuffix(published, "/") {
+		hint = " (they differ only by a trailing slash, which counts)"
+	}
+	return fmt.Errorf("discovery: issuer mismatch: the provider publishes issuer %q but the configuration says %q%s: set issuer: %q in the middleware's configuration (tokens carry the published value)",
+		truncate(published, 256), configured, hint, truncate(published, 256))
+}
+
 // discoveryURL is the issuer without its trailing slash plus /.well-known/openid-configuration (OIDC Discovery 4).
 func discoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
@@ -213,7 +226,7 @@ func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error
 		return nil, fmt.Errorf("discovery: invalid JSON: %v", err)
 	}
 	if md.Issuer != issuer {
-		return nil, fmt.Errorf("discovery: issuer mismatch: expected %q, got %q", issuer, md.Issuer)
+		return nil, issuerMismatch(issuer, md.Issuer)
 	}
 	required := []struct{ name, v string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint}, {"token_endpoint", md.TokenEndpoint}, {"jwks_uri", md.JWKSURI},

@@ -30,7 +30,11 @@ func TestProviderDiscoveryIssuerMismatch(t *testing.T) {
 	g.set(func(f *fakeIdP) { f.mutateDisc = func(d map[string]any) { d["issuer"] = f.issuer + "/" } })
 	m2, _ := newMW(t, g, g.config())
 	_, err = m2.p.metadata(context.Background())
-	mustContain(t, "published with a slash, configured without", fmt.Sprint(err), `expected "`+g.issuer+`", got "`+g.issuer+`/"`)
+	mustContain(t, "published with a slash, configured without", fmt.Sprint(err), `the provider publishes issuer "`+g.issuer+
+		`/" but the configuration says "`+g.issuer+`" (they differ only by a trailing slash, which counts): set issuer: "`+g.issuer+`/"`)
+	// While the fetch backs off, the answer still names the cause (not a bare "unavailable").
+	_, err = m2.p.metadata(context.Background())
+	mustContain(t, "during the backoff", fmt.Sprint(err), `set issuer: "`+g.issuer+`/"`)
 }
 
 // A trailing-slash issuer (zitadel's, Auth0's) is used exactly as configured: discovery is fetched from the issuer

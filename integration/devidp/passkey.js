@@ -80,15 +80,42 @@
     location.assign(done.redirect);
   }
 
-  function run(ceremony) {
+  // plainMessage turns what a ceremony threw into a sentence for a person: the browser's WebAuthn errors
+  // (DOMExceptions, whose messages are written for developers) by their name, the provider's refusals as they are.
+  // (Between the markers: TestPasskeyMessages runs this function with node.)
+  // plainMessage:begin
+  function plainMessage(e, signingUp) {
+    switch (e && e.name) {
+      case "NotAllowedError":
+        return signingUp
+          ? "No passkey was created: the request was cancelled or timed out. You can try again."
+          : "No passkey was used: this browser or device has no passkey for this site, or the request was cancelled. " +
+            "Sign up with a passkey first, or sign in with your email and password.";
+      case "InvalidStateError":
+        return "This device already has a passkey for this account: use Sign in with a passkey.";
+      case "AbortError":
+        return "The passkey request was cancelled.";
+      case "SecurityError":
+        return "The browser refused passkeys on this address: open the page as http://localhost or over https.";
+      case "NotSupportedError":
+        return "This device cannot create the kind of passkey this site asks for.";
+      case "UnknownError":
+      case "ConstraintError":
+        return "The passkey could not be used. You can try again, or sign in with your email and password.";
+    }
+    return (e && e.message) || String(e);
+  }
+  // plainMessage:end
+
+  function run(ceremony, signingUp) {
     return function () {
       if (!window.PublicKeyCredential) {
         say("This browser does not support passkeys.", true);
         return;
       }
-      ceremony().catch(function (e) { say((e && e.message) || String(e), true); });
+      ceremony().catch(function (e) { say(plainMessage(e, signingUp), true); });
     };
   }
-  document.getElementById("passkey-signup").addEventListener("click", run(signUp));
-  document.getElementById("passkey-signin").addEventListener("click", run(signIn));
+  document.getElementById("passkey-signup").addEventListener("click", run(signUp, true));
+  document.getElementById("passkey-signin").addEventListener("click", run(signIn, false));
 })();

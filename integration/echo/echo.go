@@ -25,6 +25,13 @@ type Request struct {
 	Body string `json:"body,omitempty"`
 }
 
+// SignedOutPath shows browsers a "You are signed out" page with a sign-in link (to SignInPath) instead of the echo:
+// the demo sends the browser there after the sign-out (postLogoutRedirectURL, an excluded path).
+const (
+	SignedOutPath = "/signed-out"
+	SignInPath    = "/echo"
+)
+
 // Options configure the handler.
 type Options struct {
 	// LogoutPath is where the HTML page's sign-out button posts; default DefaultLogoutPath.
@@ -56,6 +63,10 @@ func NewHandler(o Options) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Vary", "Accept")
 		if wantsHTML(r.Header.Values("Accept")) {
+			if r.URL.Path == SignedOutPath && out.Headers["X-Forwarded-User"] == "" {
+				writeSignedOut(w, SignInPath)
+				return
+			}
 			writePage(w, out, o.LogoutPath)
 			return
 		}

@@ -12,6 +12,24 @@ import (
 type identity struct {
 	User, Email, Name, Tenant, Amr string
 	Roles                          []string
+	Method                         string // how the user signed in, in words, from Amr ("" when unknown)
+}
+
+// amrWords names the amr claim's usual values (RFC 8176; Descope names passkey sign-ins "webauthn").
+var amrWords = map[string]string{
+	"webauthn": "passkey", "hwk": "security key", "swk": "passkey", "pwd": "password", "otp": "one-time code",
+	"sms": "SMS code", "email": "email link or code", "mfa": "multi-factor", "fed": "another identity provider",
+}
+
+// signInMethod says in words how the user signed in, from the amr header value ("webauthn" -> "passkey").
+func signInMethod(amr string) string {
+	var words []string
+	for _, v := range splitList(amr) {
+		if w, ok := amrWords[v]; ok {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " + ")
 }
 
 func identityOf(h map[string]string) identity {
@@ -22,6 +40,7 @@ func identityOf(h map[string]string) identity {
 		Tenant: h["X-Forwarded-Tenant"],
 		Amr:    h["X-Forwarded-Amr"],
 		Roles:  splitList(h["X-Forwarded-Roles"]),
+		Method: signInMethod(h["X-Forwarded-Amr"]),
 	}
 }
 
@@ -72,7 +91,7 @@ pre{background:#f4f5f7;padding:1em;overflow:auto;font-size:.85em}button{padding:
 <tr><th>Name (X-Forwarded-Name)</th><td id="name">{{.Name}}</td></tr>
 <tr><th>Roles (X-Forwarded-Roles)</th><td id="roles">{{range .Roles}}<span class="role">{{.}}</span>{{else}}none{{end}}</td></tr>
 <tr><th>Tenant (X-Forwarded-Tenant)</th><td id="tenant">{{if .Tenant}}{{.Tenant}}{{else}}none{{end}}</td></tr>
-{{if .Amr}}<tr><th>Signed in with (X-Forwarded-Amr)</th><td id="amr">{{.Amr}}</td></tr>{{end}}
+{{if .Amr}}<tr><th>Signed in with (X-Forwarded-Amr)</th><td id="amr">{{if .Method}}<span id="method">{{.Method}}</span> ({{.Amr}}){{else}}{{.Amr}}{{end}}</td></tr>{{end}}
 </table>
 {{else}}
 <h1 id="greeting">Not signed in</h1>
@@ -86,6 +105,39 @@ or its route is excluded from the login.</p>
 </body>
 </html>
 `))
+
+// signedOutTemplate is the page a browser lands on after the sign-out (the demo's postLogoutRedirectURL).
+var signedOutTemplate = template.Must(template.New("signedout").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Signed out · echo</title>
+<style>
+body{font-family:sans-serif;background:#f4f5f7;margin:0;padding:2em;color:#222}
+main{background:#fff;max-width:46em;margin:auto;padding:1.5em 2em;border-radius:8px;box-shadow:0 2px 8px #0002}
+</style>
+</head>
+<body>
+<main>
+<h1 id="greeting">You are signed out</h1>
+<p>Your session has ended, at this site and at the sign-in service.</p>
+<p><a href="{{.}}" id="signin">Sign in again</a></p>
+</main>
+</body>
+</html>
+`))
+
+func writeSignedOut(w http.ResponseWriter, signInPath string) {
+	var page bytes.Buffer
+	if err := signedOutTemplate.Execute(&page, signInPath); err != nil {
+		http.Error(w, "echo: page error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(page.Bytes())
+}
 
 func writePage(w http.ResponseWriter, out Request, logoutPath string) {
 	var js bytes.Buffer

@@ -61,12 +61,15 @@ func TestPageShowsIdentity(t *testing.T) {
 	}
 	want := map[string]string{
 		"greeting": "Hello, Demo User", "user": "U2demoUser", "email": "demo@example.com", "name": "Demo User",
-		"tenant": "T1demoTenant", "amr": "webauthn",
+		"tenant": "T1demoTenant", "method": "passkey",
 	}
 	for id, v := range want {
 		if got := cell(t, page, id); got != v {
 			t.Errorf("#%s = %q, want %q", id, got, v)
 		}
+	}
+	if !strings.Contains(page, `<span id="method">passkey</span> (webauthn)`) {
+		t.Errorf("the sign-in method is not shown as passkey (webauthn):\n%s", page)
 	}
 	if roles := regexp.MustCompile(`<span class="role">([^<]*)</span>`).FindAllStringSubmatch(page, -1); len(roles) != 2 || roles[0][1] != "viewer" || roles[1][1] != "editor" {
 		t.Errorf("roles %q, want viewer and editor", roles)
@@ -128,5 +131,47 @@ func TestNonBrowsersGetJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &got); err != nil || got.Headers["X-Forwarded-User"] != "U2demoUser" {
 			t.Errorf("Accept %q: body %q is not the echo JSON (%v)", accept, body, err)
 		}
+	}
+}
+
+func TestSignInMethod(t *testing.T) {
+	for amr, want := range map[string]string{
+		"webauthn": "passkey", "pwd": "password", "pwd,otp": "password + one-time code", "mfa, webauthn": "multi-factor + passkey",
+		"": "", "custom": "",
+	} {
+		if got := signInMethod(amr); got != want {
+			t.Errorf("signInMethod(%q) = %q, want %q", amr, got, want)
+		}
+	}
+}
+
+// The demo's postLogoutRedirectURL: a browser without a session gets "You are signed out" and a sign-in link; with
+// a session (or as JSON) it is an echo like any other path.
+func TestSignedOutPage(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	fetch := func(hdr map[string]string) (string, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+SignedOutPath, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.Header.Get("Content-Type"), string(b)
+	}
+	ct, page := fetch(map[string]string{"Accept": browserAccept})
+	if ct != "text/html; charset=utf-8" || cell(t, page, "greeting") != "You are signed out" || cell(t, page, "signin") != "Sign in again" ||
+		!strings.Contains(page, `href="`+SignInPath+`"`) {
+		t.Errorf("signed-out page: %q\n%s", ct, page)
+	}
+	if _, page := fetch(map[string]string{"Accept": browserAccept, "X-Forwarded-User": "U2demoUser"}); !strings.Contains(page, "Hello, U2demoUser") {
+		t.Errorf("with a session the path is an echo page:\n%s", page)
+	}
+	if ct, _ := fetch(map[string]string{"Accept": "application/json"}); ct != "application/json" {
+		t.Errorf("JSON client: %q", ct)
 	}
 }

@@ -21,9 +21,6 @@ import (
 	"github.com/traefik-descope/descopeoidc/integration/harness"
 )
 
-// The published plugin as examples/static and the Helm values declare it.
-const publishedVersion = "v0.1.0"
-
 // TestStaticExample loads examples/static (the published plugin: no engine of this machine can download it) with
 // Traefik's own loaders, as cmd/traefik and the file provider do, and hands its middleware configuration to the
 // plugin through Traefik's Yaegi loader with this checkout's source: New must accept it.
@@ -146,10 +143,11 @@ func checkPublishedPlugin(t *testing.T, conf *static.Configuration) {
 	if conf.Experimental == nil {
 		t.Fatal("no experimental section: the plugin is not declared")
 	}
+	want := pluginVersion(t) // the published plugin as examples/static and the Helm values declare it
 	p, ok := conf.Experimental.Plugins[harness.PluginName]
-	if !ok || p.ModuleName != harness.ModuleName || p.Version != publishedVersion {
-		t.Errorf("experimental.plugins.%s = %+v (declared %v), want moduleName %s version %s",
-			harness.PluginName, p, ok, harness.ModuleName, publishedVersion)
+	if !ok || p.ModuleName != harness.ModuleName || p.Version != want {
+		t.Errorf("experimental.plugins.%s = %+v (declared %v), want moduleName %s version %s (version.go)",
+			harness.PluginName, p, ok, harness.ModuleName, want)
 	}
 }
 

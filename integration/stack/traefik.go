@@ -5,6 +5,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -220,8 +221,14 @@ func (t *Traefik) waitReady(ctx context.Context, router string, timeout time.Dur
 			return fmt.Errorf("traefik start abandoned: %v", ctx.Err())
 		default:
 		}
-		if t.hasRouter(router) {
+		enabled, errs := t.routerState(router)
+		if enabled {
 			return nil
+		}
+		// Traefik disabled the router: a middleware's New refused its configuration (the plugin's error names the
+		// key), or another error of the router. It stays so until the configuration changes: fail now, quoting it.
+		if len(errs) > 0 {
+			return fmt.Errorf("traefik disabled the router %s: %s", router, strings.Join(errs, "; "))
 		}
 		// The file provider does not retry a configuration it could not build: fail now rather than at the timeout.
 		if strings.Contains(t.Logs(), "Error while building configuration") {
@@ -232,14 +239,25 @@ func (t *Traefik) waitReady(ctx context.Context, router string, timeout time.Dur
 	return errors.New("traefik did not become ready in time")
 }
 
-func (t *Traefik) hasRouter(name string) bool {
+// routerState asks Traefik's API about a router: whether it is enabled, and the errors of a disabled one (none while
+// Traefik has not loaded it yet).
+func (t *Traefik) routerState(name string) (bool, []string) {
 	resp, err := http.Get(t.APIURL + "/api/http/routers/" + name)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"status":"enabled"`))
+	var r struct {
+		Status string   `json:"status"`
+		Error  []string `json:"error"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&r) != nil {
+		return false, nil
+	}
+	if r.Status == "disabled" {
+		return false, r.Error
+	}
+	return r.Status == "enabled", nil
 }
 
 // Wait blocks until the process has ended and returns its exit error (nil for a clean exit).

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,14 +194,19 @@ func run() error {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return err
 	}
+	dynamic, err := demoDynamic()
+	if err != nil {
+		return err
+	}
 	logs := newPrefixWriter(os.Stdout, logPrefix)
+	logs.stripColour = !isTerminal(os.Stdout) // Traefik colours its console log whatever its output is
 	defer logs.Flush()
 	fmt.Printf(">> starting Traefik %s, plugin from this checkout, in %s\n", tc.describe(), relToRepo(runDir))
-	tr, err := stack.StartContext(ctx, stack.Options{Bin: tc.Bin, Dir: runDir, WebAddr: s.webAddr, APIAddr: s.apiAddr, Env: env, LogTo: logs})
+	fmt.Printf(">> live changes: edit %s (Traefik reloads it); it is a fresh copy of %s at every start\n",
+		relToRepo(filepath.Join(runDir, "dynamic.yml")), "examples/local/dynamic.yml")
+	tr, err := startTraefik(ctx, stack.Options{Bin: tc.Bin, Dir: runDir, WebAddr: s.webAddr, APIAddr: s.apiAddr, Env: env, LogTo: logs, Dynamic: dynamic})
 	if err != nil {
-		// The error repeats Traefik's whole log, which was just streamed above: keep its first part.
-		msg, _, _ := strings.Cut(err.Error(), "\ntraefik log:")
-		return fmt.Errorf("%s (see the %q lines above)", msg, strings.TrimSpace(logPrefix))
+		return err
 	}
 	defer func() {
 		fmt.Println(">> stopping Traefik")
@@ -224,6 +230,35 @@ func run() error {
 	case err := <-exited:
 		return fmt.Errorf("traefik exited unexpectedly: %v", err)
 	}
+}
+
+// demoDynamic is examples/local/dynamic.yml plus the demo's sign-out landing page: after the sign-out the browser
+// goes to /signed-out (excluded from the login), where the echo service says "You are signed out" with a sign-in
+// link, instead of landing on the login form again without a word.
+func demoDynamic() ([]byte, error) {
+	base, err := stack.ExampleDynamic()
+	if err != nil {
+		return nil, err
+	}
+	return stack.DeriveDynamic(base, "sessionSecret:",
+		"postLogoutRedirectURL: "+echo.SignedOutPath+" # added by the demo: a page that says you are signed out",
+		"excludedPaths: ["+echo.SignedOutPath+"]")
+}
+
+// startTraefik starts Traefik and waits until the router serves. When it does not (Traefik exited, or disabled the
+// router because a middleware refused its configuration: the plugin's own error names the key), the error says so
+// in a few seconds, quoting Traefik's reason, and where to fix it.
+func startTraefik(ctx context.Context, o stack.Options) (*stack.Traefik, error) {
+	tr, err := stack.StartContext(ctx, o)
+	if err == nil {
+		return tr, nil
+	}
+	// The error repeats Traefik's whole log, which was just streamed: keep its first part.
+	msg, _, _ := strings.Cut(err.Error(), "\ntraefik log:")
+	if strings.Contains(msg, "traefik disabled the router") {
+		return nil, fmt.Errorf("%s\nFix the setting it names in examples/local/dynamic.yml (or the environment variable it comes from) and run make demo again", msg)
+	}
+	return nil, fmt.Errorf("%s (see the %q lines above)", msg, strings.TrimSpace(logPrefix))
 }
 
 // checkRoute makes sure the router and the middleware work before "ready" is printed: an anonymous browser
@@ -290,17 +325,19 @@ func printBanner(s *settings, idp *devidp.Server, tr *stack.Traefik, tc traefikC
 		}
 		fmt.Fprintf(&b, "  Provider       Descope project %s, issuer %s\n", s.projectID, issuer)
 		fmt.Fprintf(&b, "  Redirect URL   register %s with your Descope project\n", s.publicURL("/oauth2/callback"))
-		fmt.Fprintf(&b, "                 (and allow %s as a post-logout redirect)\n", s.publicURL("/"))
+		fmt.Fprintf(&b, "                 (and allow %s as a post-logout redirect)\n", s.publicURL(echo.SignedOutPath))
 		fmt.Fprintf(&b, "  azp claim      the plugin requires azp = %s in ID tokens. Descope adds it only through a JWT\n", s.projectID)
 		b.WriteString("                 template: Descope console > Project Settings > JWT Templates > + JWT Template (User JWT),\n")
 		fmt.Fprintf(&b, "                 custom claim \"azp\" with the value %s, then select that template for the project's\n", s.projectID)
 		b.WriteString("                 user tokens. Without it sign-in ends with 401 and the log says \"azp claim missing\".\n")
 	}
-	fmt.Fprintf(&b, "  Log out        the echo page's Sign out button, or %s\n", s.publicURL("/oauth2/logout"))
+	fmt.Fprintf(&b, "  Log out        the echo page's Sign out button, or %s (then %s)\n", s.publicURL("/oauth2/logout"), s.publicURL(echo.SignedOutPath))
 	fmt.Fprintf(&b, "  Echo upstream  http://%s (what the app behind Traefik sees: X-Forwarded-User, -Email, ...)\n", s.echoAddr)
 	fmt.Fprintf(&b, "  Traefik        %s\n", tc.describe())
 	fmt.Fprintf(&b, "  Traefik API    %s/api/http/routers\n", tr.APIURL)
 	fmt.Fprintf(&b, "  Config         %s (from examples/local)\n", relToRepo(tr.Dir))
+	fmt.Fprintf(&b, "  Live changes   edit %s: Traefik reloads it at once (a restart copies\n", relToRepo(filepath.Join(tr.Dir, "dynamic.yml")))
+	b.WriteString("                 examples/local/dynamic.yml over it again)\n")
 	if s.secretGenerated {
 		b.WriteString("  Session secret random for this run (set SESSION_SECRET to keep sessions across restarts)\n")
 	}
@@ -336,12 +373,22 @@ func shutdown(srv *http.Server) {
 	_ = srv.Shutdown(ctx)
 }
 
-// prefixWriter writes complete lines to out, each with a prefix.
+// prefixWriter writes complete lines to out, each with a prefix; with stripColour, without ANSI escape sequences.
 type prefixWriter struct {
-	mu     sync.Mutex
-	out    io.Writer
-	prefix string
-	buf    bytes.Buffer
+	mu          sync.Mutex
+	out         io.Writer
+	prefix      string
+	buf         bytes.Buffer
+	stripColour bool
+}
+
+// ansiEscape matches the CSI sequences (colours, cursor moves) of a console log.
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]")
+
+// isTerminal reports whether f is a character device (a terminal), not a pipe or a file.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newPrefixWriter(out io.Writer, prefix string) *prefixWriter {
@@ -375,6 +422,9 @@ func (w *prefixWriter) Flush() {
 }
 
 func (w *prefixWriter) emit(line []byte) {
+	if w.stripColour {
+		line = ansiEscape.ReplaceAll(line, nil)
+	}
 	_, _ = io.WriteString(w.out, w.prefix)
 	_, _ = w.out.Write(line)
 }
