@@ -13,7 +13,7 @@ import (
 // fields (Config.Unknown, ClaimRule.Unknown) collect those keys instead, and New fails naming each one with the
 // closest known key. authParams and forwardHeaders are maps with free-form keys: nothing to check there.
 
-// checkUnknownKeys fails when the decoder left keys over, at the top level or in a claimRules entry.
+// checkUnknownKeys fails when the decoder left keys over, at the top level, in a claimRules entry or under redis.
 func checkUnknownKeys(c *Config) error {
 	if len(c.Unknown) != 0 {
 		return unknownKeysError("", c.Unknown, knownKeys(reflect.TypeOf(Config{})))
@@ -22,6 +22,9 @@ func checkUnknownKeys(c *Config) error {
 		if len(r.Unknown) != 0 {
 			return unknownKeysError(fmt.Sprintf("claimRules[%d].", i), r.Unknown, knownKeys(reflect.TypeOf(ClaimRule{})))
 		}
+	}
+	if c.Redis != nil && len(c.Redis.Unknown) != 0 {
+		return unknownKeysError("redis.", c.Redis.Unknown, knownKeys(reflect.TypeOf(RedisConfig{})))
 	}
 	return nil
 }

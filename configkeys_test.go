@@ -26,6 +26,9 @@ func TestUnknownKeysFailNew(t *testing.T) {
 		{"in a claim rule", func(c *Config) {
 			c.ClaimRules = []ClaimRule{{Claim: "a", Equals: []string{"b"}}, {Claim: "x", Unknown: map[string]any{"equal": "y"}}}
 		}, []string{"claimRules[1].equal: unknown key (did you mean `claimRules[1].equals`?)"}},
+		{"under redis", func(c *Config) {
+			c.Redis = &RedisConfig{Addresses: []string{"127.0.0.1:6379"}, Unknown: map[string]any{"adresses": "x"}}
+		}, []string{"redis.adresses: unknown key (did you mean `redis.addresses`?)"}},
 	}
 	for _, tc := range cases {
 		c := testConfigForKeys()
@@ -49,7 +52,7 @@ func TestUnknownKeysFailNew(t *testing.T) {
 // TestKnownKeysAreTheDocumentedOnes: the suggestions come from the json names of Config and ClaimRule, one per field
 // but the ",remain" one, each equal to its field's name but for case (mapstructure matches field names).
 func TestKnownKeysAreTheDocumentedOnes(t *testing.T) {
-	for _, typ := range []reflect.Type{reflect.TypeOf(Config{}), reflect.TypeOf(ClaimRule{})} {
+	for _, typ := range []reflect.Type{reflect.TypeOf(Config{}), reflect.TypeOf(ClaimRule{}), reflect.TypeOf(RedisConfig{})} {
 		keys := knownKeys(typ)
 		if len(keys) != typ.NumField()-1 {
 			t.Errorf("%s: %d known keys for %d fields", typ.Name(), len(keys), typ.NumField())

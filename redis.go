@@ -38,6 +38,8 @@ type RedisConfig struct {
 	IdleTimeout          string   `json:"idleTimeout,omitempty"`
 	PoolSize             int      `json:"poolSize,omitempty"` // connections per server
 	MaxRetries           int      `json:"maxRetries,omitempty"`
+	// Unknown collects the keys Traefik's decoder has no field for; New fails naming them (configkeys.go).
+	Unknown map[string]any `json:"-" mapstructure:",remain"`
 }
 
 // Defaults of RedisConfig's settings.
