@@ -56,8 +56,8 @@ func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines 
 	}
 	if len(raw) > 1 && raw[1] == '.' { // "<n>.": chunked; n has one digit (maxSessionChunks)
 		n := int(raw[0] - '0')
-		raw, _ = chunkedValue(cookies, m.chunkNames) // sessionValue
-		// chunkedValue found the n chunk names among n cookies, in n pairs: nothing else is in the header
+		raw, _ = chunkedValueAt(cookies, m.chunkNames, 0) // sessionValue
+		// chunkedValueAt found the n chunk names among n cookies, in n pairs: nothing else is in the header
 		ours = raw != "" && n == len(cookies) && len(lines) == 1 && strings.Count(lines[0], ";") == n-1
 	}
 	if raw != "" {

@@ -64,7 +64,7 @@ func (sm *sessionManager) hintFor(r *http.Request, d *sessionData) string {
 	if d == nil {
 		return ""
 	}
-	if v, err := chunkedValue(r.Cookies(), sm.hintNames); err == nil {
+	if v, err := chunkedValueAt(r.Cookies(), sm.hintNames, 0); err == nil {
 		if pt, err := open(sm.s.sessionAEADs, sm.s.hintAAD, v); err == nil {
 			h := &hintData{}
 			if json.Unmarshal(pt, h) == nil && h.ID == d.ID && h.IDToken != "" {

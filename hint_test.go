@@ -25,7 +25,7 @@ func hintCookies(b *browser) []*http.Cookie {
 // hintToken opens the browser's logout cookie and returns its ID token (failing when there is none).
 func hintToken(t *testing.T, m *Middleware, b *browser) string {
 	t.Helper()
-	v, err := chunkedValue(hintCookies(b), m.sm.hintNames)
+	v, err := chunkedValueAt(hintCookies(b), m.sm.hintNames, 0)
 	if err != nil {
 		t.Fatalf("logout cookie: %v", err)
 	}

@@ -169,33 +169,7 @@ func (sm *sessionManager) readSessionCookie(r *http.Request) (string, error) {
 // sessionValue is readSessionCookie on the request's parsed cookies (the hot path parses them once). Of several
 // cookies with one name the first counts, as with r.Cookie.
 func (sm *sessionManager) sessionValue(cookies []*http.Cookie) (string, error) {
-	return chunkedValue(cookies, sm.chunkNames)
-}
-
-// chunkedValue reassembles a value written by writeChunked under names (names[0] the main cookie).
-func chunkedValue(cookies []*http.Cookie, names []string) (string, error) {
-	v, ok := cookieValue(cookies, names[0])
-	if !ok {
-		return "", errNoCookie
-	}
-	dot := strings.IndexByte(v, '.')
-	if dot < 0 {
-		return v, nil
-	}
-	n, err := strconv.Atoi(v[:dot])
-	if err != nil || n < 2 || n > len(names) {
-		return "", errBadCookie
-	}
-	parts := make([]string, n)
-	parts[0] = v[dot+1:]
-	for i := 1; i < n; i++ {
-		ci, ok := cookieValue(cookies, names[i])
-		if !ok {
-			return "", errBadCookie
-		}
-		parts[i] = ci
-	}
-	return strings.Join(parts, ""), nil
+	return chunkedValueAt(cookies, sm.chunkNames, 0)
 }
 
 func cookieValue(cookies []*http.Cookie, name string) (string, bool) {

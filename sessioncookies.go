@@ -46,8 +46,10 @@ func (sm *sessionManager) pickSession(cookies []*http.Cookie) (string, error) {
 	return first, firstErr
 }
 
-// chunkedValueAt is chunkedValue built from the occ-th cookie of each name (the first when a chunk name occurs
-// fewer times): a browser sends the cookies of one name oldest first, so the occ-th chunks belong together.
+// chunkedValueAt reassembles a value written by writeChunked under names (names[0] the main cookie; a chunked value
+// is "<n>.<chunk0>" there and the rest in names[1…n-1]) from the occ-th cookie of each name (the first when a chunk
+// name occurs fewer times): a browser sends the cookies of one name oldest first, so the occ-th chunks belong
+// together. occ 0 is what r.Cookie would read.
 func chunkedValueAt(cookies []*http.Cookie, names []string, occ int) (string, error) {
 	v, ok := nthCookieValue(cookies, names[0], occ)
 	if !ok {
