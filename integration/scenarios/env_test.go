@@ -58,19 +58,30 @@ func baseConfig(idp *devidp.Server) map[string]any {
 func newEnv(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]any) *env {
 	t.Helper()
 	e := &env{t: t, idp: idp}
+	e.serve(e.build(tg, cfg, "scenario"))
+	return e
+}
+
+// build builds a middleware named name from cfg with target tg, in front of the echo service (counted in e.upstream).
+func (e *env) build(tg harness.Target, cfg map[string]any, name string) http.Handler {
+	e.t.Helper()
 	up := echo.Handler()
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.upstream.Add(1)
 		up.ServeHTTP(w, r)
 	})
-	h, err := tg.Build(cfg, next, "scenario")
+	h, err := tg.Build(cfg, next, name)
 	if err != nil {
-		t.Fatalf("%s: Build: %v", tg.Name(), err)
+		e.t.Fatalf("%s: Build %s: %v", tg.Name(), name, err)
 	}
+	return h
+}
+
+// serve serves h over TLS on loopback, like a Traefik entrypoint.
+func (e *env) serve(h http.Handler) {
 	e.handler = h
 	e.srv = httptest.NewTLSServer(h)
-	t.Cleanup(e.srv.Close)
-	return e
+	e.t.Cleanup(e.srv.Close)
 }
 
 // browser is a cookie-keeping client that does not follow redirects by itself.

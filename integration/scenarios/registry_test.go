@@ -2,13 +2,11 @@ package scenarios
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
-	"github.com/traefik-descope/descopeoidc/integration/echo"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
 )
 
@@ -17,25 +15,10 @@ import (
 func twoMiddlewares(t *testing.T, tg harness.Target, idp *devidp.Server, cfgA, cfgB map[string]any) *env {
 	t.Helper()
 	e := &env{t: t, idp: idp}
-	up := echo.Handler()
-	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.upstream.Add(1)
-		up.ServeHTTP(w, r)
-	})
-	a, err := tg.Build(cfgA, next, "a")
-	if err != nil {
-		t.Fatalf("%s: Build a: %v", tg.Name(), err)
-	}
-	b, err := tg.Build(cfgB, next, "b")
-	if err != nil {
-		t.Fatalf("%s: Build b: %v", tg.Name(), err)
-	}
 	mux := http.NewServeMux()
-	mux.Handle("/b/", b)
-	mux.Handle("/", a) // /a/ and the callback, logout and login paths
-	e.handler = mux
-	e.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(e.srv.Close)
+	mux.Handle("/b/", e.build(tg, cfgB, "b"))
+	mux.Handle("/", e.build(tg, cfgA, "a")) // /a/ and the callback, logout and login paths
+	e.serve(mux)
 	return e
 }
 
