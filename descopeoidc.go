@@ -70,6 +70,7 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	}
 	reportVersion(m.log)     // once per process: version.go
 	m.met = metricsFor(name) // metrics.go
+	m.sm.met = m.met
 	watchCaches(m.met, m)
 	return m, nil
 }

@@ -199,6 +199,15 @@ func denialRule(reason string) int {
 	return mDeniedClaim
 }
 
+// stepUpCounter is the step-up challenge counter for a challenge because the authentication is too old (maxAuthAge)
+// or, when not, because it is not strong enough.
+func stepUpCounter(tooOld bool) int {
+	if tooOld {
+		return mStepUpMaxAge
+	}
+	return mStepUpACR
+}
+
 // Provider requests are counted process-wide: discovery and the JWKS are shared by every middleware of an issuer.
 const (
 	epDiscovery = iota

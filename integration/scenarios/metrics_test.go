@@ -90,3 +90,55 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestMetricsCountUnderYaegi: a login, a bearer token and a logout are counted under both targets (under Yaegi the
+// counters are atomic adds on slice elements of an interpreted struct), and the provider requests with them.
+func TestMetricsCountUnderYaegi(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		name := "metrics-count-" + tg.Name()
+		cfg := merge(baseConfig(idp), map[string]any{"metricsPath": metricsPath, "allowBearerTokens": true})
+		e := newEnvAs(t, tg, idp, cfg, name)
+		mw := map[string]string{"middleware": name}
+		with := func(k, v string) map[string]string { return map[string]string{"middleware": name, k: v} }
+		before := e.scrapeMetrics()
+		b := e.browser()
+		b.mustLogin("/echo/a")
+		if r := b.Get("/oauth2/callback?state=x"); r.Status != http.StatusBadRequest {
+			t.Fatalf("callback without code: status %d", r.Status)
+		}
+		if r := b.Do(http.MethodPost, "/oauth2/logout", map[string]string{"Origin": e.srv.URL}); r.Status != http.StatusSeeOther {
+			t.Fatalf("logout: status %d", r.Status)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/echo/api", nil)
+		req.Header.Set("Authorization", "Bearer not.a.jwt")
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		after := e.scrapeMetrics()
+		for _, c := range []struct {
+			fam    string
+			labels map[string]string
+			delta  float64
+		}{
+			{"descopeoidc_signins_started_total", mw, 1},
+			{"descopeoidc_signins_completed_total", mw, 1},
+			{"descopeoidc_signins_failed_total", with("reason", "bad_callback"), 1},
+			{"descopeoidc_logouts_total", with("kind", "local"), 1},
+			{"descopeoidc_bearer_verifications_total", with("outcome", "rejected"), 1},
+			{"descopeoidc_provider_requests_total", map[string]string{"endpoint": "token", "outcome": "ok"}, 1},
+			{"descopeoidc_provider_request_duration_seconds", map[string]string{"endpoint": "token"}, 1},
+		} {
+			a, ok := after.value(c.fam, c.labels)
+			bf, _ := before.value(c.fam, c.labels)
+			if !ok || a-bf != c.delta {
+				t.Errorf("%s%v: %v -> %v, want +%v", c.fam, c.labels, bf, a, c.delta)
+			}
+		}
+		if v, ok := after.value("descopeoidc_cache_entries", with("cache", "sessions")); !ok || v != 0 {
+			t.Errorf("sessions cache after the logout: %v entries (present %t), want 0", v, ok)
+		}
+	})
+}
