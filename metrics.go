@@ -163,15 +163,20 @@ func metricsFor(name string) *metricSet {
 }
 
 // watchCaches makes m's caches the ones ms reports (a later instance of the name replaces an earlier one's), and
-// has them count their evictions into ms.
+// has them count their evictions into ms (a session cache shared by instances of several names counts into the
+// name built last).
 func watchCaches(ms *metricSet, m *Middleware) {
 	cs := []*entryCache{m.sessions, m.bearers, m.dsTokens, m.inactive}
+	for i, c := range cs {
+		if c != nil {
+			c.mu.Lock() // a shared cache may be evicting for another instance right now
+			c.evictions = &ms.v[mEvictSessions+i]
+			c.mu.Unlock()
+		}
+	}
 	metricSets.Lock()
 	for i, c := range cs {
 		ms.caches[i] = c
-		if c != nil {
-			c.evictions = &ms.v[mEvictSessions+i]
-		}
 	}
 	metricSets.Unlock()
 }

@@ -249,13 +249,15 @@ func TestMetricsSettings(t *testing.T) {
 }
 
 // TestMetricsSurviveReloads: New again with the same name (a reload, another router) counts into the same series,
-// which neither reset nor appear twice; the cache gauge follows the newest instance; no goroutine is started.
+// which neither reset nor appear twice; the cache gauges follow the newest instance (whose session cache is the one
+// instances of the same configuration share).
 func TestMetricsSurviveReloads(t *testing.T) {
 	f := newFakeIdP(t)
 	m1, _ := newNamedMW(t, f, metricsConfig(f), "metrics-reload")
 	count(m1.met, mSigninStarted)
 	count(m1.met, mSigninStarted)
 	m1.sessions.put("k", &entry{endAt: never}, 0)
+	m1.bearers.put("b", &entry{endAt: never}, 0)
 	m2, _ := newNamedMW(t, f, metricsConfig(f), "metrics-reload")
 	if m2.met != m1.met {
 		t.Fatal("a second instance of the name has a metric set of its own")
@@ -265,13 +267,20 @@ func TestMetricsSurviveReloads(t *testing.T) {
 	if v := s[`descopeoidc_signins_started_total{middleware="metrics-reload"}`]; v != 3 {
 		t.Errorf("started after a reload: %v, want 3", v)
 	}
-	if v, ok := s[`descopeoidc_cache_entries{middleware="metrics-reload",cache="sessions"}`]; !ok || v != 0 {
-		t.Errorf("sessions gauge %v (present %t), want the new instance's 0", v, ok)
+	gauge := func(s map[string]float64, cache string) float64 {
+		v, ok := s[`descopeoidc_cache_entries{middleware="metrics-reload",cache="`+cache+`"}`]
+		if !ok {
+			t.Fatalf("no %s gauge", cache)
+		}
+		return v
 	}
-	m2.sessions.put("a", &entry{endAt: never}, 0)
-	m2.sessions.put("b", &entry{endAt: never}, 0)
-	if v := scrape(t, m1, "127.0.0.1:1")[`descopeoidc_cache_entries{middleware="metrics-reload",cache="sessions"}`]; v != 2 {
-		t.Errorf("sessions gauge %v, want 2 (served by the older instance too)", v)
+	if b, ss := gauge(s, "bearer_tokens"), gauge(s, "sessions"); b != 0 || ss != 1 {
+		t.Errorf("gauges: bearer_tokens %v (want the new instance's 0), sessions %v (want the shared cache's 1)", b, ss)
+	}
+	m2.bearers.put("a", &entry{endAt: never}, 0)
+	m2.bearers.put("c", &entry{endAt: never}, 0)
+	if v := gauge(scrape(t, m1, "127.0.0.1:1"), "bearer_tokens"); v != 2 {
+		t.Errorf("bearer_tokens gauge %v, want 2 (served by the older instance too)", v)
 	}
 	if _, ok := s[`descopeoidc_build_info{version="`+version+`"}`]; !ok {
 		t.Error("no build info")
