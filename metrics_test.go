@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -438,6 +439,42 @@ func TestParseExpositionRejects(t *testing.T) {
 	} {
 		if _, err := parseExposition(bad); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// TestMetricsDocumented: README's Monitoring table has a row for every family, naming its labels and their values.
+func TestMetricsDocumented(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	labels := map[int][]string{famBuildInfo: {"version"}, famProviderRequests: {"endpoint", "outcome"},
+		famProviderDuration: {"endpoint"}, famCacheEntries: {"middleware", "cache"}}
+	for _, c := range metricCounters {
+		if i := strings.IndexByte(c.labels, '='); i > 0 {
+			labels[c.fam] = []string{"middleware", c.labels[:i]}
+		} else if labels[c.fam] == nil {
+			labels[c.fam] = []string{"middleware"}
+		}
+	}
+	for fam, f := range metricFamilies {
+		i := strings.Index(readme, "| `"+f.name+"` | "+f.typ+" | ")
+		if i < 0 {
+			t.Errorf("README: no row for %s (%s)", f.name, f.typ)
+			continue
+		}
+		row := readme[i : i+strings.IndexByte(readme[i:], '\n')]
+		for _, l := range labels[fam] {
+			if !strings.Contains(row, "`"+l+"`") {
+				t.Errorf("README: the row of %s does not name its label %s", f.name, l)
+			}
+		}
+		for _, c := range metricCounters {
+			if v := strings.Trim(c.labels[strings.IndexByte(c.labels, '=')+1:], `"`); c.fam == fam && v != "" && !strings.Contains(row, "`"+v+"`") {
+				t.Errorf("README: the row of %s does not explain %s", f.name, c.labels)
+			}
 		}
 	}
 }
