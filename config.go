@@ -267,7 +267,7 @@ func expandConfigEnv(c *Config) error {
 		{"refreshMargin", &c.RefreshMargin}, {"sessionRevalidate", &c.SessionRevalidate},
 		{"backchannelLogoutPath", &c.BackchannelLogoutPath}, {"frontchannelLogoutPath", &c.FrontchannelLogoutPath}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
-		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
+		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie}, {"metricsPath", &c.MetricsPath},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
 		{"introspectionURL", &c.IntrospectionURL},
 		{"logFormat", &c.LogFormat}, {"sessionInfoPath", &c.SessionInfoPath}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},

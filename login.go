@@ -119,16 +119,7 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
-			return
-		}
-		m.event(r, evSignInFailed, nil, "provider returned error "+strconv.Quote(truncate(e, 64))) // events.go
-		count(m.met, mSigninFailedProviderError)
-		if state != "" {
-			m.sm.clearStateCookie(w, state)
-		}
-		writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
-			"The identity provider did not sign you in. You can try again.", "/", "Try again")
+		m.callbackError(w, r, e, state)
 		return
 	}
 	if state == "" || q.Get("code") == "" {
@@ -171,6 +162,21 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, sd.Target, http.StatusFound)
+}
+
+// callbackError answers a callback that carries the provider's error: a silent attempt's fallback to the
+// interactive login (silent.go), else a failed sign-in.
+func (m *Middleware) callbackError(w http.ResponseWriter, r *http.Request, e, state string) {
+	if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
+		return
+	}
+	m.event(r, evSignInFailed, nil, "provider returned error "+strconv.Quote(truncate(e, 64))) // events.go
+	count(m.met, mSigninFailedProviderError)
+	if state != "" {
+		m.sm.clearStateCookie(w, state)
+	}
+	writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
+		"The identity provider did not sign you in. You can try again.", "/", "Try again")
 }
 
 // exchange redeems the code (with the PKCE verifier), verifies the ID token and returns the sealed session and the
