@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,7 +37,8 @@ func observabilityFile(t *testing.T, name string) []byte {
 // dynamic.yml (a dedicated metrics router with ipAllowList), Debian's prometheus with its prometheus.yml (target and
 // interval rewritten), a login through Traefik, then Prometheus' own query API: the scrape target is up, the login
 // is counted, and every query of the Grafana dashboard returns series, each of a family the plugin exposes, and
-// every family the plugin exposes is on the dashboard.
+// every family the plugin exposes is on the dashboard. Then two configuration reloads: the same series, the counter
+// kept, and no counter reset in Prometheus' eyes.
 func TestPrometheusScrapesThroughTraefik(t *testing.T) {
 	t.Parallel()
 	bin, err := exec.LookPath("prometheus")
@@ -45,7 +47,8 @@ func TestPrometheusScrapesThroughTraefik(t *testing.T) {
 	}
 	idp := startIDP(t, devidp.Options{})
 	up := startEcho(t)
-	tr := startTraefik(t, idp, up, stack.Options{Dynamic: observabilityFile(t, "dynamic.yml")})
+	dynamic := observabilityFile(t, "dynamic.yml")
+	tr := startTraefik(t, idp, up, stack.Options{Dynamic: dynamic, ProvidersThrottle: 100 * time.Millisecond})
 	families := scrapeFamilies(t, tr.WebURL+metricsURLPath)
 	c := newClient(t)
 	c.expectLoginRedirect(tr.WebURL+metricsURLPath+"x", idp, tr.WebURL) // the public router's middleware serves no metrics
@@ -59,7 +62,81 @@ func TestPrometheusScrapesThroughTraefik(t *testing.T) {
 	if n := up.hits.Load(); n != 0 {
 		t.Errorf("the upstream was reached %d times (the login's target is not requested here; metrics never are)", n)
 	}
+	checkReloadKeepsSeries(t, tr, c, dynamic)
+	prom.waitFor(t, "resets(descopeoidc_signins_completed_total[5m])", func(r []promSample) bool {
+		return len(r) > 0 && r[0].value() == 0
+	})
 	checkLog(t, tr)
+}
+
+// checkReloadKeepsSeries reloads Traefik's dynamic configuration twice (a header added, then removed: Traefik calls
+// the plugin's New again for every router each time) and checks that the exposition keeps exactly its series and
+// the login's counter its value.
+func checkReloadKeepsSeries(t *testing.T, tr *stack.Traefik, c *client, base []byte) {
+	t.Helper()
+	before := scrapeSeries(t, tr.WebURL+metricsURLPath)
+	marked, err := stack.DeriveDynamic(base, "X-Forwarded-User:", "X-Reload-Marker: sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, content := range [][]byte{marked, base} {
+		if err := tr.WriteDynamic(content); err != nil {
+			t.Fatal(err)
+		}
+		want := i == 0 // the marker header is there after the first reload, gone after the second
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if _, has := c.Echo(tr.WebURL+"/echo", nil).Headers["X-Reload-Marker"]; has == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d not applied within 15s", i+1)
+			}
+		}
+	}
+	after := scrapeSeries(t, tr.WebURL+metricsURLPath)
+	signins := `descopeoidc_signins_completed_total{middleware="descope-login@file"}`
+	if before[signins] != 1 || after[signins] != 1 {
+		t.Errorf("%s: %v before the reloads, %v after; want 1 and 1", signins, before[signins], after[signins])
+	}
+	for series := range before {
+		if _, ok := after[series]; !ok {
+			t.Errorf("series %s gone after the reloads", series)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d series before the reloads, %d after", len(before), len(after))
+	}
+}
+
+// scrapeSeries reads the exposition and returns each series (name and labels as written) with its value. The text
+// parser has checked the format in scrapeFamilies; here a series written twice fails the test.
+func scrapeSeries(t *testing.T, u string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, %v", u, resp.StatusCode, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("GET %s: line %q", u, line)
+		}
+		if _, dup := out[line[:i]]; dup {
+			t.Fatalf("GET %s: series %s twice", u, line[:i])
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // scrapeFamilies reads the metrics through Traefik and returns the families, parsed by Prometheus' own parser.
