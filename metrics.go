@@ -127,12 +127,15 @@ var cacheNames = []string{"sessions", "bearer_tokens", "ds_tokens", "inactive_to
 
 // metricSet is the counters of one middleware name, and the caches of its most recently built instance.
 type metricSet struct {
-	label  string   // middleware="<name>", escaped
-	v      []uint64 // nCounters, atomic
-	caches []*entryCache
+	label string   // middleware="<name>", escaped
+	v     []uint64 // nCounters, atomic
+	// caches holds *entryCache values (nil when off), typed any on purpose: with a field of type []*entryCache here,
+	// Yaegi v0.16.1 mixed up entry and entryCache (recursive through replacement) and a refresh panicked with
+	// "reflect.Set: value of type *entry is not assignable to type *entryCache" (TestRefreshSharedByTwoRouters/yaegi).
+	caches []any
 }
 
-// maxMetricSets bounds the middleware names with a set of their own; more names share otherMetrics.
+// maxMetricSets bounds the middleware names with a set of their own; more names share the set "_other".
 const maxMetricSets = 256
 
 var metricSets = struct {
@@ -155,7 +158,7 @@ func metricsFor(name string) *metricSet {
 		}
 	}
 	ms := &metricSet{label: `middleware="` + labelEscaper.Replace(name) + `"`, v: make([]uint64, nCounters),
-		caches: make([]*entryCache, len(cacheNames))}
+		caches: make([]any, len(cacheNames))}
 	metricSets.m[name] = ms
 	metricSets.names = append(metricSets.names, name)
 	sort.Strings(metricSets.names)
@@ -176,7 +179,10 @@ func watchCaches(ms *metricSet, m *Middleware) {
 	}
 	metricSets.Lock()
 	for i, c := range cs {
-		ms.caches[i] = c
+		ms.caches[i] = nil
+		if c != nil {
+			ms.caches[i] = c
+		}
 	}
 	metricSets.Unlock()
 }
@@ -335,8 +341,9 @@ func writeCounters(b *strings.Builder, fam int, name string, sets []*metricSet) 
 
 func writeCacheSizes(b *strings.Builder, name string, sets []*metricSet) {
 	for _, ms := range sets {
-		for i, c := range ms.caches {
-			if c == nil {
+		for i, x := range ms.caches {
+			c, ok := x.(*entryCache)
+			if !ok || c == nil {
 				continue
 			}
 			c.mu.RLock()
