@@ -122,17 +122,18 @@ var metricCounters = []struct {
 	{famCacheEvictions, `cache="ds_tokens"`}, {famCacheEvictions, `cache="inactive_tokens"`},
 }
 
-// cacheNames label the caches of metricSet.caches, in the order of the mEvict counters.
+// cacheNames label the caches of metricSet.sizes, in the order of the mEvict counters.
 var cacheNames = []string{"sessions", "bearer_tokens", "ds_tokens", "inactive_tokens"}
 
 // metricSet is the counters of one middleware name, and the caches of its most recently built instance.
 type metricSet struct {
 	label string   // middleware="<name>", escaped
 	v     []uint64 // nCounters, atomic
-	// caches holds *entryCache values (nil when off), typed any on purpose: with a field of type []*entryCache here,
-	// Yaegi v0.16.1 mixed up entry and entryCache (recursive through replacement) and a refresh panicked with
-	// "reflect.Set: value of type *entry is not assignable to type *entryCache" (TestRefreshSharedByTwoRouters/yaegi).
-	caches []any
+	// sizes[i] reads the size of cache i (cacheNames) of the name's newest instance, nil when it has none. Functions,
+	// not the caches: with a []*entryCache field here Yaegi v0.16.1 mixed up entry and entryCache (recursive through
+	// replacement) and a refresh panicked with "reflect.Set: value of type *entry is not assignable to type
+	// *entryCache" (TestRefreshSharedByTwoRouters/yaegi); as []any, the type assertion back failed under Traefik.
+	sizes []func() int
 }
 
 // maxMetricSets bounds the middleware names with a set of their own; more names share the set "_other".
@@ -158,7 +159,7 @@ func metricsFor(name string) *metricSet {
 		}
 	}
 	ms := &metricSet{label: `middleware="` + labelEscaper.Replace(name) + `"`, v: make([]uint64, nCounters),
-		caches: make([]any, len(cacheNames))}
+		sizes: make([]func() int, len(cacheNames))}
 	metricSets.m[name] = ms
 	metricSets.names = append(metricSets.names, name)
 	sort.Strings(metricSets.names)
@@ -179,12 +180,23 @@ func watchCaches(ms *metricSet, m *Middleware) {
 	}
 	metricSets.Lock()
 	for i, c := range cs {
-		ms.caches[i] = nil
+		var size func() int // a typed local first: see YAEGI.md on storing what a function returns
 		if c != nil {
-			ms.caches[i] = c
+			size = cacheSize(c)
 		}
+		ms.sizes[i] = size
 	}
 	metricSets.Unlock()
+}
+
+// cacheSize returns a function that reads how many entries c holds.
+func cacheSize(c *entryCache) func() int {
+	return func() int {
+		c.mu.RLock()
+		n := len(c.m)
+		c.mu.RUnlock()
+		return n
+	}
 }
 
 // count adds one to counter i of ms (nil: not counted). One atomic add: call sites stay one line.
@@ -341,14 +353,11 @@ func writeCounters(b *strings.Builder, fam int, name string, sets []*metricSet) 
 
 func writeCacheSizes(b *strings.Builder, name string, sets []*metricSet) {
 	for _, ms := range sets {
-		for i, x := range ms.caches {
-			c, ok := x.(*entryCache)
-			if !ok || c == nil {
+		for i, size := range ms.sizes {
+			if size == nil {
 				continue
 			}
-			c.mu.RLock()
-			n := len(c.m)
-			c.mu.RUnlock()
+			n := size()
 			b.WriteString(name + "{" + ms.label + `,cache="` + cacheNames[i] + `"} ` + strconv.Itoa(n) + "\n")
 		}
 	}

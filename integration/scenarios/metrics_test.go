@@ -104,6 +104,9 @@ func TestMetricsCountUnderYaegi(t *testing.T) {
 		before := e.scrapeMetrics()
 		b := e.browser()
 		b.mustLogin("/echo/a")
+		if v, ok := e.scrapeMetrics().value("descopeoidc_cache_entries", with("cache", "sessions")); !ok || v != 1 {
+			t.Errorf("sessions cache after the login: %v entries (present %t), want 1", v, ok)
+		}
 		if r := b.Get("/oauth2/callback?state=x"); r.Status != http.StatusBadRequest {
 			t.Fatalf("callback without code: status %d", r.Status)
 		}
