@@ -93,6 +93,8 @@ const (
 	mStepUpACR
 	mStepUpMaxAge
 	mLogoutLocal
+	mLogoutBackchannel
+	mLogoutFrontchannel
 	mEvictSessions
 	mEvictBearers
 	mEvictDS
@@ -117,7 +119,7 @@ var metricCounters = []struct {
 	{famDenials, `rule="roles"`}, {famDenials, `rule="permissions"`}, {famDenials, `rule="tenant"`},
 	{famDenials, `rule="claim"`},
 	{famStepUp, `reason="acr_amr"`}, {famStepUp, `reason="max_auth_age"`},
-	{famLogouts, `kind="local"`},
+	{famLogouts, `kind="local"`}, {famLogouts, `kind="backchannel"`}, {famLogouts, `kind="frontchannel"`},
 	{famCacheEvictions, `cache="sessions"`}, {famCacheEvictions, `cache="bearer_tokens"`},
 	{famCacheEvictions, `cache="ds_tokens"`}, {famCacheEvictions, `cache="inactive_tokens"`},
 }

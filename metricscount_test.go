@@ -221,3 +221,25 @@ func TestMetricsCountDescopeCookieAndStepUp(t *testing.T) {
 	}
 	wantCounts(t, "acr step-up", m2.met, map[int]uint64{mStepUpACR: 1, mStepUpMaxAge: 0, mSigninStarted: 1})
 }
+
+// TestMetricsCountLogoutChannels: an accepted back-channel logout token and front-channel request count once each;
+// a refused one does not.
+func TestMetricsCountLogoutChannels(t *testing.T) {
+	f, a, _, _ := withBackchannel(t)
+	before := counts(a.met, mLogoutBackchannel, mLogoutFrontchannel)
+	tok := signJWT(t, f.signer, map[string]any{"typ": "logout+jwt"}, logoutClaims(f, testSID, testSub, "jti-metrics"))
+	if rec := postLogoutToken(a, tok); rec.Code != http.StatusOK {
+		t.Fatalf("back-channel logout: status %d", rec.Code)
+	}
+	if rec := postLogoutToken(a, tok); rec.Code != http.StatusBadRequest { // jti spent: refused, not counted
+		t.Fatalf("replayed logout token: status %d", rec.Code)
+	}
+	q := url.Values{"iss": {f.issuer}, "sid": {testSID}}
+	if rec := serve(a, httptest.NewRequest(http.MethodGet, appOrigin+a.s.frontchannelPath+"?"+q.Encode(), nil)); rec.Code != http.StatusOK {
+		t.Fatalf("front-channel logout: status %d", rec.Code)
+	}
+	after := counts(a.met, mLogoutBackchannel, mLogoutFrontchannel)
+	if after[0]-before[0] != 1 || after[1]-before[1] != 1 {
+		t.Errorf("back-channel +%d, front-channel +%d; want +1 and +1", after[0]-before[0], after[1]-before[1])
+	}
+}
