@@ -271,7 +271,6 @@ func expandConfigEnv(c *Config) error {
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
 		{"introspectionURL", &c.IntrospectionURL},
 		{"logFormat", &c.LogFormat}, {"sessionInfoPath", &c.SessionInfoPath}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
-		{"metricsPath", &c.MetricsPath},
 	}
 	for _, f := range fields {
 		v, err := expandEnv(f.key, *f.p)

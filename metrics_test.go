@@ -244,6 +244,15 @@ func TestMetricsSettings(t *testing.T) {
 	if !s.ownPaths["/m"] || len(s.metricsSources) != 2 {
 		t.Errorf("metricsPath /m: own %v, %d default sources", s.ownPaths["/m"], len(s.metricsSources))
 	}
+	// ${...} is expanded once: a value that itself holds "${...}" stays as it is.
+	t.Setenv("METRICS_PATH_TEST", "/env-metrics${NOT_SET_ANYWHERE}")
+	if s := settingsWith(t, func(c *Config) { c.MetricsPath = "${METRICS_PATH_TEST}" }, ""); s.metricsPath != "/env-metrics${NOT_SET_ANYWHERE}" {
+		t.Errorf("metricsPath expanded twice: %q", s.metricsPath)
+	}
+	t.Setenv("METRICS_PATH_TEST", "/env-metrics")
+	if s := settingsWith(t, func(c *Config) { c.MetricsPath = "${METRICS_PATH_TEST}" }, ""); s.metricsPath != "/env-metrics" {
+		t.Errorf("metricsPath from the environment: %q", s.metricsPath)
+	}
 	if s := settingsWith(t, func(*Config) {}, ""); s.metricsPath != "" || len(s.ownPaths) != 3 {
 		t.Errorf("without metricsPath: %q, own paths %v", s.metricsPath, s.ownPaths)
 	}
