@@ -64,7 +64,7 @@ func newEnv(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]
 func newEnvAs(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]any, name string) *env {
 	t.Helper()
 	e := &env{t: t, idp: idp}
-	e.serve(e.build(tg, cfg, "scenario"))
+	e.serve(e.build(tg, cfg, name))
 	return e
 }
 
