@@ -139,6 +139,7 @@ func (m *Middleware) handleBackchannelLogout(w http.ResponseWriter, r *http.Requ
 		m.sm.reg.share(r.Context(), revSub+sub+"@"+strconv.FormatInt(now, 10), m.log)
 	}
 	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("%d cached session(s) ended; by sid %t, by sub %t", n, sid != "", sub != ""))
+	count(m.met, mLogoutBackchannel) // metrics.go
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -164,6 +165,7 @@ func (m *Middleware) handleFrontchannelLogout(w http.ResponseWriter, r *http.Req
 	m.sm.endSession(r) // the framing browser's own session, when it sent the cookie
 	m.sm.clearSessionCookie(w, r)
 	m.event(r, evBackchannelLogout, nil, fmt.Sprintf("front-channel: %d cached session(s) ended", n))
+	count(m.met, mLogoutFrontchannel)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 }

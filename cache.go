@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,6 +102,8 @@ type entryCache struct {
 	mu  sync.RWMutex
 	m   map[string]*entry
 	max int
+	// evictions counts the entries evict drops (descopeoidc_cache_evictions_total), nil when not counted: metrics.go
+	evictions *uint64
 }
 
 func newEntryCache(max int) *entryCache {
@@ -152,6 +155,9 @@ func (c *entryCache) evict(now int64) {
 		}
 	}
 	drop := len(c.m) - c.max + c.max/10
+	if c.evictions != nil && drop > 0 {
+		atomic.AddUint64(c.evictions, uint64(drop)) // what the loop below drops: the map holds more than drop
+	}
 	for k := range c.m {
 		if drop <= 0 {
 			break

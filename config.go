@@ -87,6 +87,9 @@ type Config struct {
 	SessionInfoPath       string   `json:"sessionInfoPath,omitempty"`       // sessioninfo.go
 	IntrospectionURL      string   `json:"introspectionURL,omitempty"`      // introspect.go
 	IntrospectionCacheTTL string   `json:"introspectionCacheTTL,omitempty"` // introspect.go
+	// Issue 20: metrics.go
+	MetricsPath        string   `json:"metricsPath,omitempty"`
+	MetricsSourceRange []string `json:"metricsSourceRange,omitempty"`
 	// Issue 16: dex's access tokens carry nonce and at_hash.
 	AllowIDTokenShapedBearer bool `json:"allowIDTokenShapedBearer,omitempty"` // accesstoken.go
 	// Unknown collects the keys Traefik's decoder has no field for; New fails naming them (configkeys.go).
@@ -189,6 +192,8 @@ type settings struct {
 	introspect                     introspection // opaque bearer tokens: introspect.go
 	logJSON                        bool          // logFormat json: logger.go, events.go
 	sessionInfoPath                string        // sessioninfo.go; "" when off
+	metricsPath                    string        // "" when off: metrics.go
+	metricsSources                 []*net.IPNet  // metricsSourceRange
 }
 
 // headerRule sets header name (canonical) from the claim at path.
@@ -213,6 +218,7 @@ func newSettings(c *Config) (*settings, error) {
 		deriveDurations, deriveScopes, deriveHeaders, deriveBearer, deriveAuthz, deriveStepUp, deriveLogoutChannels, deriveClaimSources, deriveExcluded,
 		deriveTransport, deriveStore, deriveMisc, deriveLoginEntry, deriveDescopeCookie, deriveIntrospection,
 		deriveLogFormat, deriveSessionInfo,
+		deriveMetrics, // last: after every step that adds to ownPaths
 	}
 	for _, step := range steps {
 		if err := step(c, s); err != nil {
@@ -261,7 +267,7 @@ func expandConfigEnv(c *Config) error {
 		{"refreshMargin", &c.RefreshMargin}, {"sessionRevalidate", &c.SessionRevalidate},
 		{"backchannelLogoutPath", &c.BackchannelLogoutPath}, {"frontchannelLogoutPath", &c.FrontchannelLogoutPath}, {"requiredMatch", &c.RequiredMatch}, {"tenant", &c.Tenant},
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
-		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie},
+		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie}, {"metricsPath", &c.MetricsPath},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
 		{"introspectionURL", &c.IntrospectionURL},
 		{"logFormat", &c.LogFormat}, {"sessionInfoPath", &c.SessionInfoPath}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
@@ -281,7 +287,7 @@ func expandConfigEnv(c *Config) error {
 		{"bearerAudiences", c.BearerAudiences}, {"bearerClients", c.BearerClients}, {"acceptedIssuers", c.AcceptedIssuers},
 		{"requiredRoles", c.RequiredRoles}, {"requiredPermissions", c.RequiredPermissions},
 		{"excludedPaths", c.ExcludedPaths}, {"claimsFrom", c.ClaimsFrom},
-		{"requiredACR", c.RequiredACR}, {"requiredAMR", c.RequiredAMR},
+		{"requiredACR", c.RequiredACR}, {"requiredAMR", c.RequiredAMR}, {"metricsSourceRange", c.MetricsSourceRange},
 	}
 	for _, f := range lists {
 		for i, v := range f.l {

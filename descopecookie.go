@@ -87,12 +87,15 @@ func (m *Middleware) serveDescopeCookie(w http.ResponseWriter, r *http.Request) 
 		if e, err = m.descopeEntry(r.Context(), tok); err != nil {
 			if errors.Is(err, errProviderUnavailable) {
 				m.logf(levelWarn, "%s cookie not verifiable: %v", m.s.ds.name, err)
+				count(m.met, mDSUnavailable)
 				m.providerUnavailable(w, r, r.URL.RequestURI())
 				return true
 			}
 			m.logf(levelInfo, "%s cookie rejected: %v", m.s.ds.name, err)
+			count(m.met, mDSRejected)
 			return false
 		}
+		count(m.met, mDSOK)
 		m.dsTokens.put(key, e, now)
 	}
 	if m.s.stepUp != nil && m.stepUpDue(w, r, e, now) {

@@ -37,6 +37,7 @@ type Middleware struct {
 	bearerTokens *accessTokenVerifier
 	claimsSource *claimsSourceVerifier
 	logoutTokens *logoutTokenVerifier // backchannel.go
+	met          *metricSet           // the counters of this middleware's name, shared by its instances: metrics.go
 }
 
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
@@ -67,7 +68,10 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	if s.introspect.on {
 		m.inactive = newEntryCache(maxInactiveCached) // refused opaque tokens, briefly: introspect.go
 	}
-	reportVersion(m.log) // once per process: version.go
+	reportVersion(m.log)     // once per process: version.go
+	m.met = metricsFor(name) // metrics.go
+	m.sm.met = m.met
+	watchCaches(m.met, m)
 	return m, nil
 }
 
@@ -151,6 +155,8 @@ func (m *Middleware) serveOwnPath(w http.ResponseWriter, r *http.Request, path s
 		m.handleFrontchannelLogout(w, r)
 	case m.s.sessionInfoPath:
 		m.handleSessionInfo(w, r) // sessioninfo.go
+	case m.s.metricsPath:
+		m.serveMetrics(w, r) // metrics.go
 	default:
 		m.handleLoginEntry(w, r) // loginentry.go
 	}

@@ -357,13 +357,16 @@ func (m *Middleware) serveBearer(w http.ResponseWriter, r *http.Request, tok str
 		if err != nil {
 			if errors.Is(err, errProviderUnavailable) {
 				m.logf(levelWarn, "bearer token not verifiable: %v", err)
+				count(m.met, mBearerUnavailable)
 				m.unavailable(w)
 				return
 			}
 			m.event(r, evBearerRefused, nil, err.Error()) // events.go
+			count(m.met, mBearerRejected)
 			m.invalidToken(w)
 			return
 		}
+		count(m.met, mBearerOK)
 		m.checkVerifiedEmail(claims) // email.go
 		e = (&entry{refreshAt: never, seenAt: never}).withHeaders(m.renderHeaders(claims))
 		if err := m.s.authz.check(claims); err != nil {
@@ -430,6 +433,7 @@ func (m *Middleware) forbidden(w http.ResponseWriter, r *http.Request, reason st
 		m.stepUpChallenge(w, r, reason[len(stepUpMark):], false)
 		return
 	}
+	count(m.met, denialRule(reason))
 	if wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		writeJSONError(w, http.StatusForbidden, "forbidden")
 		return

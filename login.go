@@ -82,6 +82,7 @@ func (m *Middleware) startLoginWith(w http.ResponseWriter, r *http.Request, targ
 	authURL.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, authURL.String(), http.StatusFound)
+	count(m.met, mSigninStarted)
 }
 
 // origin is scheme://host of the request as the browser sees it (Traefik sets X-Forwarded-Proto).
@@ -114,34 +115,26 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		if state != "" {
 			m.sm.clearStateCookie(w, state)
 		}
-		m.loginFailed(w, r, http.StatusBadRequest, err)
+		m.loginFailed(w, r, http.StatusBadRequest, mSigninFailedBadCallback, err)
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
-			return
-		}
-		m.event(r, evSignInFailed, nil, "provider returned error "+strconv.Quote(truncate(e, 64))) // events.go
-		if state != "" {
-			m.sm.clearStateCookie(w, state)
-		}
-		writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
-			"The identity provider did not sign you in. You can try again.", "/", "Try again")
+		m.callbackError(w, r, e, state)
 		return
 	}
 	if state == "" || q.Get("code") == "" {
-		m.loginFailed(w, r, http.StatusBadRequest, errors.New("callback without state or code"))
+		m.loginFailed(w, r, http.StatusBadRequest, mSigninFailedBadCallback, errors.New("callback without state or code"))
 		return
 	}
 	now := m.now()
 	sd, err := m.sm.readStateCookie(r, state, now)
 	if err != nil {
-		m.loginFailed(w, r, http.StatusBadRequest, err)
+		m.loginFailed(w, r, http.StatusBadRequest, mSigninFailedState, err)
 		return
 	}
 	m.sm.clearStateCookie(w, state)
 	if !m.sm.states.use(state, sd.Expiry, now.Unix()) || !m.sm.reg.spendShared(r.Context(), "state:"+state, stateTTL, m.log) {
-		m.loginFailed(w, r, http.StatusBadRequest, errors.New("replayed callback: state already used"))
+		m.loginFailed(w, r, http.StatusBadRequest, mSigninFailedReplay, errors.New("replayed callback: state already used"))
 		return
 	}
 	cookie, hint, err := m.exchange(r, sd, q.Get("code"))
@@ -151,9 +144,11 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := m.sm.writeSessionCookie(w, r, cookie); err != nil {
 		m.logf(levelError, "login: %v", err)
+		count(m.met, mSigninFailedInternal)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
+	count(m.met, mSigninCompleted)
 	m.sm.writeHint(w, r, hint)
 	m.event(r, evSignIn, m.sealedSession(cookie), "")  // events.go
 	if sd.StepUp && m.finishStepUp(w, r, sd, cookie) { // stepup.go
@@ -167,6 +162,21 @@ func (m *Middleware) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, sd.Target, http.StatusFound)
+}
+
+// callbackError answers a callback that carries the provider's error: a silent attempt's fallback to the
+// interactive login (silent.go), else a failed sign-in.
+func (m *Middleware) callbackError(w http.ResponseWriter, r *http.Request, e, state string) {
+	if m.silentFallback(w, r, e, state) { // prompt=none answered "log in first": silent.go
+		return
+	}
+	m.event(r, evSignInFailed, nil, "provider returned error "+strconv.Quote(truncate(e, 64))) // events.go
+	count(m.met, mSigninFailedProviderError)
+	if state != "" {
+		m.sm.clearStateCookie(w, state)
+	}
+	writePage(w, http.StatusUnauthorized, "Sign-in did not complete",
+		"The identity provider did not sign you in. You can try again.", "/", "Try again")
 }
 
 // exchange redeems the code (with the PKCE verifier), verifies the ID token and returns the sealed session and the
@@ -212,13 +222,21 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 func (m *Middleware) exchangeFailed(w http.ResponseWriter, r *http.Request, target string, err error) {
 	if errors.Is(err, errProviderUnavailable) {
 		m.logf(levelWarn, "login: %v", err)
+		count(m.met, mSigninFailedUnavailable)
 		m.providerUnavailable(w, r, target) // "Try again" starts a new login to the same page
 		return
 	}
-	m.loginFailed(w, r, http.StatusUnauthorized, err)
+	reason := mSigninFailedRejected
+	if refusedGrant(err) { // the code was refused (invalid_grant): tokenerrors.go
+		reason = mSigninFailedCodeRefused
+	}
+	m.loginFailed(w, r, http.StatusUnauthorized, reason, err)
 }
 
-func (m *Middleware) loginFailed(w http.ResponseWriter, r *http.Request, status int, err error) {
+// loginFailed answers a failed callback, reports why and counts it under reason (an mSigninFailed counter:
+// metrics.go).
+func (m *Middleware) loginFailed(w http.ResponseWriter, r *http.Request, status, reason int, err error) {
+	count(m.met, reason)
 	m.event(r, evSignInFailed, nil, err.Error()) // events.go
 	writePage(w, status, "Sign-in failed", "Your sign-in could not be completed. Please try again.", "/", "Try again")
 }
@@ -247,6 +265,9 @@ func (m *Middleware) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	d := m.sm.endSession(r)
 	m.event(r, evLogout, d, "") // events.go
+	if d != nil {
+		count(m.met, mLogoutLocal) // a session ended (not a logout without one)
+	}
 	m.sm.clearSessionCookie(w, r)
 	target := m.logoutTarget(r, d)
 	m.sm.clearHint(w, r)

@@ -192,7 +192,7 @@ func (p *provider) metadata(ctx context.Context) (*metadata, error) {
 }
 
 func (p *provider) fetchMetadata(ctx context.Context) (*document, error) {
-	body, err := p.fetch(ctx, discoveryURL(p.issuer))
+	body, err := p.fetch(ctx, discoveryURL(p.issuer), epDiscovery)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
 		return nil, err
 	}
 	fetch := func(ctx context.Context) (*document, error) {
-		body, err := p.fetch(ctx, md.JWKSURI)
+		body, err := p.fetch(ctx, md.JWKSURI, epJWKS)
 		if err != nil {
 			return nil, err
 		}
@@ -345,14 +345,14 @@ func (p *provider) refreshKeys(ctx context.Context) bool {
 	return true
 }
 
-// fetch GETs a provider document with a bounded size and a status check.
-func (p *provider) fetch(ctx context.Context, u string) ([]byte, error) {
+// fetch GETs a provider document (endpoint ep, for the metrics) with a bounded size and a status check.
+func (p *provider) fetch(ctx context.Context, u string, ep int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := p.client.Do(req)
+	resp, err := providerDo(p.client, req, ep) // counted: metrics.go
 	if err != nil {
 		return nil, err
 	}

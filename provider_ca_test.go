@@ -88,7 +88,7 @@ func TestProviderCAFileRotation(t *testing.T) {
 	if m2.p == m1.p {
 		t.Fatal("a rotated caFile reuses the provider (and HTTP client) of the first instance")
 	}
-	if _, err := m2.p.fetch(ctx, discoveryURL(srv.URL)); err != nil {
+	if _, err := m2.p.fetch(ctx, discoveryURL(srv.URL), epDiscovery); err != nil {
 		t.Errorf("discovery with the rotated CA: %v", err)
 	}
 	if _, err := m2.p.metadata(ctx); err != nil {
@@ -97,7 +97,7 @@ func TestProviderCAFileRotation(t *testing.T) {
 	// Control: the first instance's client trusts only A, so it is the client that made the difference (on a new
 	// connection: its kept-alive one was verified before the rotation).
 	m1.p.client.CloseIdleConnections()
-	if _, err := m1.p.fetch(ctx, discoveryURL(srv.URL)); err == nil {
+	if _, err := m1.p.fetch(ctx, discoveryURL(srv.URL), epDiscovery); err == nil {
 		t.Error("the client trusting CA A accepted the certificate of CA B")
 	}
 }

@@ -32,7 +32,8 @@ type sessionManager struct {
 	// (newSessionEntry), and whose clock the manager reads. Direct method calls, not func fields: Yaegi calls an
 	// interpreted function stored in a func-typed field through a reflect wrapper whose types it builds lazily, which
 	// races when refreshes start in several goroutines at once (seen under -race; YAEGI.md).
-	mw *Middleware
+	mw  *Middleware
+	met *metricSet // the middleware's counters (refreshes): metrics.go
 }
 
 // newSessionManager derives the cookie names from the settings; reg is the registry of these sessions and cache the
@@ -147,6 +148,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 	old := *e
 	switch {
 	case f.err == nil:
+		count(sm.met, mRefreshOK)
 		if sm.reg.admit(sm.cache, f.rep.key, f.rep.e, now) != f.rep.e {
 			// Two assignments, not `f.rep, f.err = nil, errSessionEnded`: Yaegi v0.16.1 gives the untyped nil of a tuple
 			// assignment no type and panics (reflect: New(nil)). This branch runs only when the session was logged out
@@ -159,6 +161,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 		sm.reg.recordSuccessor(f.rep, sm.chainUntil(f.rep.e.data), now)
 		old.next = f.rep
 	case refusedGrant(f.err) || errors.Is(f.err, errRefreshedToken): // tokenerrors.go
+		count(sm.met, mRefreshRefused)
 		old.refreshAt = never
 		if sm.s.revalidate > 0 { // the provider ended the session: with sessionRevalidate it ends here at once
 			sm.log.event(nil, evRefreshRefused, e.data, "session ended (sessionRevalidate): "+f.err.Error()) // events.go
@@ -171,6 +174,7 @@ func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refres
 		}
 	default:
 		sm.log.logf(levelWarn, "token refresh failed, retrying in %ds: %v", refreshRetry, f.err)
+		count(sm.met, mRefreshUnavailable)
 		old.retryAt = now + refreshRetry
 		old.refreshAt = old.retryAt
 		if e.data.Expiry < old.refreshAt {

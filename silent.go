@@ -51,7 +51,7 @@ func (m *Middleware) silentFallback(w http.ResponseWriter, r *http.Request, code
 	}
 	m.sm.clearStateCookie(w, state)
 	if !m.sm.states.use(state, sd.Expiry, now.Unix()) || !m.sm.reg.spendShared(r.Context(), "state:"+state, stateTTL, m.log) {
-		m.loginFailed(w, r, http.StatusBadRequest, errors.New("replayed callback: state already used"))
+		m.loginFailed(w, r, http.StatusBadRequest, mSigninFailedReplay, errors.New("replayed callback: state already used"))
 		return true
 	}
 	m.logf(levelInfo, "silent re-authentication: the provider answered %s; starting the interactive login", code)

@@ -232,6 +232,7 @@ func (m *Middleware) stepUpChallenge(w http.ResponseWriter, r *http.Request, why
 	} else if strings.HasPrefix(why, stepUpLoginMark) {
 		newLogin = true
 	}
+	count(m.met, stepUpCounter(tooOld))
 	if m.s.unauthMode == mode401 || wantsAPIResponse(r) || r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", m.s.stepUp.challenge(tooOld))
 		writeJSONError(w, http.StatusUnauthorized, "insufficient_user_authentication")

@@ -71,7 +71,7 @@ func (tc *tokenClient) tokenRequest(ctx context.Context, endpoint string, form u
 	if err != nil {
 		return nil, err
 	}
-	resp, err := tc.http.Do(req)
+	resp, err := providerDo(tc.http, req, epToken)
 	if err != nil {
 		return nil, fmt.Errorf("%w: token endpoint: %v", errProviderUnavailable, err)
 	}
@@ -146,7 +146,7 @@ func (tc *tokenClient) revoke(ctx context.Context, endpoint, token, hint string)
 	if err != nil {
 		return err
 	}
-	resp, err := tc.http.Do(req)
+	resp, err := providerDo(tc.http, req, epRevocation)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (tc *tokenClient) userinfo(ctx context.Context, endpoint, accessToken, sub 
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	req.Header.Set("Accept", "application/json")
-	resp, err := tc.http.Do(req)
+	resp, err := providerDo(tc.http, req, epUserinfo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: userinfo endpoint: %v", errProviderUnavailable, err)
 	}
@@ -184,7 +184,7 @@ func (tc *tokenClient) userinfo(ctx context.Context, endpoint, accessToken, sub 
 
 // exchangeIntrospection sends the request and reads the answer (bounded by maxResponseSize and the client's timeout).
 func (tc *tokenClient) exchangeIntrospection(req *http.Request) (int, []byte, error) {
-	resp, err := tc.http.Do(req)
+	resp, err := providerDo(tc.http, req, epIntrospection)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: introspection endpoint: %v", errProviderUnavailable, err)
 	}

@@ -3,8 +3,9 @@
 # (panva's oidc-provider in the provider matrix; the Makefile's node_modules target runs npm ci), podman with
 # podman-compose, runc and the dnsname CNI plugin (examples/compose under a real compose engine: service names
 # resolve inside the project network), etcd-server (the Kubernetes example's API server stores its objects there)
-# and iproute2 (the network namespace its echo service runs in), redis-server and redis-sentinel (the Redis client's
-# tests start their own standalone, Sentinel and Cluster servers on loopback; redis-cli comes with them).
+# iproute2 (the network namespace its echo service runs in), redis-server and redis-sentinel (the Redis client's
+# tests start their own standalone, Sentinel and Cluster servers on loopback; redis-cli comes with them)
+# and prometheus (examples/observability: it scrapes the plugin's metrics through Traefik in integration/e2e).
 # oidc-provider 9 needs node >= 20.18 (URL.parse); where Debian's is older (bookworm: 18), node 22 comes from the npm
 # registry (.ci/tools/node, pinned by its package-lock.json) into bin/node, which integration/providers prefers.
 set -euo pipefail
@@ -26,6 +27,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 	echo ">> installing ${need[*]} with apt-get"

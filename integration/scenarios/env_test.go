@@ -57,8 +57,14 @@ func baseConfig(idp *devidp.Server) map[string]any {
 
 func newEnv(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]any) *env {
 	t.Helper()
+	return newEnvAs(t, tg, idp, cfg, "scenario")
+}
+
+// newEnvAs is newEnv with the middleware named name (metrics are counted per name, process-wide).
+func newEnvAs(t *testing.T, tg harness.Target, idp *devidp.Server, cfg map[string]any, name string) *env {
+	t.Helper()
 	e := &env{t: t, idp: idp}
-	e.serve(e.build(tg, cfg, "scenario"))
+	e.serve(e.build(tg, cfg, name))
 	return e
 }
 

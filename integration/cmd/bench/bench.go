@@ -233,7 +233,7 @@ func (b *bench) startMain() error {
 	b.main = t
 	// Every router must be enabled: a plugin that fails to load disables its routers, and the rows would then
 	// measure 404s.
-	for _, name := range []string{"passthrough", "cookie", "cookie-1k", "cookie-8k", "cookie-big", "bearer", "bearer-1k", "bearer-8k", "token", "auth-cookie", "auth-named", "auth-token"} {
+	for _, name := range []string{"passthrough", "cookie", "cookie-1k", "cookie-8k", "cookie-big", "bearer", "bearer-1k", "bearer-8k", "cookie-metrics", "bearer-metrics", "token", "auth-cookie", "auth-named", "auth-token"} {
 		if err := waitRouter(t, name+"@file", "", 30*time.Second); err != nil {
 			return fmt.Errorf("%v\ntraefik log:\n%s", err, t.Logs())
 		}
@@ -302,6 +302,9 @@ func (b *bench) setupRows(users []devidp.User) error {
 	if err := cookieRow("cookie-big", "/cookie-big/", "/cookie-big/", cbig, false); err != nil {
 		return err
 	}
+	if err := cookieRow("cookie-metrics", "/cookie-metrics/", "/cookie/", demo, false); err != nil { // metrics on
+		return err
+	}
 	bearerRow := func(name, path string, u devidp.User, named bool) error {
 		if !b.wanted(name) {
 			return nil
@@ -325,6 +328,9 @@ func (b *bench) setupRows(users []devidp.User) error {
 		return err
 	}
 	if err := bearerRow("bearer-8k", "/bearer-8k/", b8k, true); err != nil {
+		return err
+	}
+	if err := bearerRow("bearer-metrics", "/bearer-metrics/", demo, false); err != nil { // metrics on
 		return err
 	}
 	// Controls: plain Traefik carrying exactly the request headers of a plugin row plus the identity headers the

@@ -22,7 +22,26 @@ const (
 	targetGoroutineSlack = 5    // reloads / soak: goroutines not serving a connection may grow by this much
 	targetHeapGrowthMiB  = 8.0  // reloads / soak: live heap (after GC) may grow by at most this
 	targetRSSGrowthMiB   = 20.0 // reloads / soak: RSS may grow by at most this
+	targetMetricsRatio   = 0.95 // issue 20: the cookie and bearer rows with metrics on >= 0.95 x the same rows off
 )
+
+// metricsVerdicts judges the metrics-on rows against the same middleware and credential with the metrics off, in
+// the same rounds (issue 20: the hot path must not get measurably slower).
+func (b *bench) metricsVerdicts() []verdict {
+	var out []verdict
+	for _, kind := range []string{"cookie", "bearer"} {
+		off, on := b.find(kind), b.find(kind+"-metrics")
+		name := kind + " with metrics on >= 0.95 x off"
+		if off == nil || on == nil {
+			out = append(out, verdict{name: name, skipped: true, detail: kind + " and " + kind + "-metrics rows not run"})
+			continue
+		}
+		p := paired(on, off)
+		out = append(out, verdict{name: name, pass: p.ratio >= targetMetricsRatio,
+			detail: fmt.Sprintf("%.2f x (median of per-round ratios); Traefik CPU %+.1f µs/req on minus off", p.ratio, p.cpuDelta)})
+	}
+	return out
+}
 
 // bigClaimsVerdicts judges the cookie-big row (a user with ~6.5 KB of claims no header needs) against the cookie row
 // (a small user, same middleware): throughput, plugin CPU, and both rows' cookies against the budget.
@@ -135,6 +154,7 @@ func (b *bench) verdicts() []verdict {
 		skip("bearer throughput", "row not run")
 	}
 	out = append(out, b.bigClaimsVerdicts(plainRow)...)
+	out = append(out, b.metricsVerdicts()...)
 	for _, kind := range []string{"cookie", "bearer"} {
 		small, big := b.find(kind+"-1k"), b.find(kind+"-8k")
 		name := kind + " 1 KB -> 8 KB: plugin cost not growing"
