@@ -55,6 +55,9 @@ func TestMain(m *testing.M) {
 func forEachTarget(t *testing.T, fn func(t *testing.T, tg harness.Target)) {
 	t.Helper()
 	for _, tg := range targets {
+		warmInterpreter(t, tg)
+	}
+	for _, tg := range targets {
 		tg := tg
 		t.Run(tg.Name(), func(t *testing.T) { fn(t, tg) })
 	}
@@ -64,6 +67,9 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg harness.Target)) {
 // backoff, expiry); they do not take -parallel slots.
 func forEachTargetConcurrently(t *testing.T, fn func(t *testing.T, tg harness.Target)) {
 	t.Helper()
+	for _, tg := range targets {
+		warmInterpreter(t, tg)
+	}
 	names := make([]string, len(targets))
 	byName := make(map[string]harness.Target, len(targets))
 	for i, tg := range targets {
@@ -87,7 +93,7 @@ func each(t *testing.T, names []string, fn func(t *testing.T, name string)) {
 	wg.Wait()
 }
 
-var warmed sync.Map // target name -> true
+var warmed sync.Map // target name -> *sync.Once
 
 // warmInterpreter runs each code path of a login once, sequentially (successes and the provider-error paths),
 // before a test starts concurrent clients. Yaegi builds some reflect types lazily, the first time a call site runs
@@ -96,9 +102,12 @@ var warmed sync.Map // target name -> true
 // first burst of requests can do the same; these tests want the race detector to speak about the plugin's code.
 func warmInterpreter(t *testing.T, tg harness.Target) {
 	t.Helper()
-	if _, done := warmed.LoadOrStore(tg.Name(), true); done {
-		return
-	}
+	once, _ := warmed.LoadOrStore(tg.Name(), &sync.Once{})
+	once.(*sync.Once).Do(func() { warm(t, tg) }) // a barrier: concurrent tests wait until the target is warm
+}
+
+// warm runs the paths of the plugin once, alone (see warmInterpreter).
+func warm(t *testing.T, tg harness.Target) {
 	idp := newIdP(t)
 	h, _ := build(t, tg, baseConfig(idp, nil))
 	b := newBrowser(t, h)

@@ -82,19 +82,22 @@ func TestExpiredSessionWhileProviderDown(t *testing.T) {
 	forEachTargetConcurrently(t, func(t *testing.T, tg harness.Target) {
 		warmInterpreter(t, tg)
 		each(t, []string{"connection refused", "503", "invalid_client"}, func(t *testing.T, fault string) {
-			idp := refreshingIdP(t, 3) // refresh point 1.5s after login (half the lifetime), expiry at 3s
+			// 6s tokens: the refresh point is 3s after the code exchange (half the lifetime), the expiry 6s after it.
+			// The exchange happens between started and loggedIn (a loaded machine may take a second or two).
+			idp := refreshingIdP(t, 6)
 			h, up := build(t, tg, baseConfig(idp, nil))
 			b := newBrowser(t, h)
+			started := time.Now()
 			b.mustLogin(idp, "/app")
 			loggedIn := time.Now()
 			down, back := providerFault(t, idp, fault)
 			down()
-			time.Sleep(time.Until(loggedIn.Add(2 * time.Second)))
-			if r := b.get("/app"); r.Status != http.StatusOK { // refresh due, tokens valid: served, refresh fails
-				t.Fatalf("tokens valid, provider down: %s", r)
+			time.Sleep(time.Until(loggedIn.Add(3100 * time.Millisecond))) // past the refresh point
+			if r := b.get("/app"); r.Status != http.StatusOK && time.Since(started) < 6*time.Second {
+				t.Fatalf("refresh due, tokens valid, provider down: %s; want it served", r) // the refresh fails meanwhile
 			}
 			served := up.count()
-			time.Sleep(time.Until(loggedIn.Add(4 * time.Second))) // expired now
+			time.Sleep(time.Until(loggedIn.Add(6200 * time.Millisecond))) // expired now
 			statuses := map[int]int{}
 			for i := 0; i < 5; i++ {
 				r := b.get("/app")
