@@ -63,11 +63,18 @@ func TestSharedStoreSettings(t *testing.T) {
 func twoProcesses(t *testing.T, mutate func(c *Config)) (r *testRedis, f *fakeIdP, a, b *Middleware, cookie *http.Cookie) {
 	t.Helper()
 	r = startRedisServer(t, nil)
+	f, a, b, cookie = twoProcessesOn(t, testRedisConfig("standalone", r.addr), mutate)
+	return r, f, a, b, cookie
+}
+
+// twoProcessesOn is twoProcesses with the Redis configuration rc (Sentinel, Cluster).
+func twoProcessesOn(t *testing.T, rc *RedisConfig, mutate func(c *Config)) (f *fakeIdP, a, b *Middleware, cookie *http.Cookie) {
+	t.Helper()
 	f = newFakeIdP(t)
 	f.set(func(f *fakeIdP) { f.rotateRefresh = true })
 	cfg := func() *Config {
 		c := f.config()
-		c.Redis = testRedisConfig("standalone", r.addr)
+		c.Redis = rc
 		if mutate != nil {
 			mutate(c)
 		}
@@ -79,7 +86,95 @@ func twoProcesses(t *testing.T, mutate func(c *Config)) (r *testRedis, f *fakeId
 	asProcess(t, b, "b")
 	br := newBrowser(t, a)
 	br.login("/")
-	return r, f, a, b, br.cookie(a.s.cookieName)
+	return f, a, b, br.cookie(a.s.cookieName)
+}
+
+// logoutAt logs cookie out through m.
+func logoutAt(t *testing.T, m *Middleware, cookie *http.Cookie) {
+	t.Helper()
+	lo := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
+	lo.Header.Set("Origin", appOrigin)
+	lo.AddCookie(cookie)
+	if rec := serve(m, lo); rec.Code != http.StatusSeeOther {
+		t.Fatalf("logout: status %d", rec.Code)
+	}
+}
+
+// TestSharedStoreSentinelFailover: Redis behind Sentinel; the master is killed while the other process serves the
+// session in a loop (bounded: until the test ends it, at most 60 s). No request of the valid session is refused or
+// answered 5xx; after the failover a logout at one process is refused at the other within a second and a half.
+func TestSharedStoreSentinelFailover(t *testing.T) {
+	t.Parallel()
+	master, _, sentinel := sentinelPair(t)
+	rc := testRedisConfig("sentinel", sentinel.addr)
+	rc.MasterName = "mymaster"
+	_, a, b, cookie := twoProcessesOn(t, rc, nil)
+	serve(b, withCookies("/", cookie)) // b's poller runs
+	stop := make(chan struct{})
+	bad := make(chan int, 1000)
+	served := make(chan int, 1)
+	go func() {
+		n := 0
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); n++ {
+			select {
+			case <-stop:
+				served <- n
+				return
+			default:
+			}
+			if code := serve(b, withCookies("/", cookie)).Code; code != http.StatusOK {
+				bad <- code
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		served <- n
+	}()
+	master.stop()
+	eventually(t, 30*time.Second, "the sentinel promotes the replica", func() bool {
+		rep := rawRedis(t, sentinel.addr, "SENTINEL", "get-master-addr-by-name", "mymaster")
+		return len(rep.elems) == 2 && rep.elems[1].str != strconv.Itoa(master.port)
+	})
+	time.Sleep(time.Second) // the clients re-discover the master (at most once a second)
+	close(stop)
+	n := <-served
+	close(bad)
+	for code := range bad {
+		t.Errorf("a valid session answered %d during the failover", code)
+	}
+	t.Logf("%d requests of a valid session during the failover, all 200", n)
+	logoutAt(t, a, cookie)
+	took := eventually(t, 5*time.Second, "the other process refuses the logged-out cookie after the failover", func() bool {
+		return serve(b, withCookies("/", cookie)).Code == http.StatusFound
+	})
+	t.Logf("after the failover, logout refused at the other process in %s", took.Round(10*time.Millisecond))
+	if took > 1500*time.Millisecond {
+		t.Errorf("refused after %s, want within 1.5s", took)
+	}
+}
+
+// TestSharedStoreCluster: Redis Cluster with 3 masters: one refresh grant for a session asked at both processes, and a
+// logout at one refused at the other within a second.
+func TestSharedStoreCluster(t *testing.T) {
+	t.Parallel()
+	nodes := startRedisCluster(t)
+	f, a, b, cookie := twoProcessesOn(t, testRedisConfig("cluster", nodes[0].addr), nil)
+	before := len(f.tokenRequests())
+	f.clock.Advance(301 * time.Second)
+	serve(b, withCookies("/", cookie))
+	if n := len(f.tokenRequests()) - before; n != 1 {
+		t.Fatalf("%d refresh grants, want 1", n)
+	}
+	if rec := serve(a, withCookies("/", cookie)); rec.Code != http.StatusOK {
+		t.Errorf("the other process after the refresh: status %d", rec.Code)
+	}
+	if n := len(f.tokenRequests()) - before; n != 1 {
+		t.Errorf("%d refresh grants for one session at two processes over a cluster, want 1", n)
+	}
+	logoutAt(t, a, cookie)
+	took := eventually(t, 2*time.Second, "the other process refuses the logged-out cookie", func() bool {
+		return serve(b, withCookies("/", cookie)).Code == http.StatusFound
+	})
+	t.Logf("cluster: logout refused at the other process in %s", took.Round(10*time.Millisecond))
 }
 
 // TestSharedStoreLogout: a logout at one process is refused at the other within a second (the revocation stream,
@@ -89,12 +184,7 @@ func TestSharedStoreLogout(t *testing.T) {
 	if rec := serve(b, withCookies("/", cookie)); rec.Code != http.StatusOK {
 		t.Fatalf("the session at the other process: status %d", rec.Code)
 	}
-	lo := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
-	lo.Header.Set("Origin", appOrigin)
-	lo.AddCookie(cookie)
-	if rec := serve(a, lo); rec.Code != http.StatusSeeOther {
-		t.Fatalf("logout: status %d", rec.Code)
-	}
+	logoutAt(t, a, cookie)
 	took := eventually(t, 2*time.Second, "the other process refuses the logged-out cookie", func() bool {
 		return serve(b, withCookies("/", cookie)).Code == http.StatusFound
 	})
@@ -135,12 +225,7 @@ func TestSharedStoreDown(t *testing.T) {
 	if rec := serve(b, withCookies("/", cookie)); rec.Code != http.StatusOK {
 		t.Errorf("a valid session with Redis down: status %d, want 200", rec.Code)
 	}
-	lo := httptest.NewRequest(http.MethodPost, appOrigin+"/oauth2/logout", nil)
-	lo.Header.Set("Origin", appOrigin)
-	lo.AddCookie(cookie)
-	if rec := serve(a, lo); rec.Code != http.StatusSeeOther {
-		t.Fatalf("logout with Redis down: status %d", rec.Code)
-	}
+	logoutAt(t, a, cookie) // Redis down: it ends here, and is kept to send
 	if rec := serve(a, withCookies("/", cookie)); rec.Code != http.StatusFound {
 		t.Errorf("the logged-out cookie where it logged out, Redis down: status %d, want a login", rec.Code)
 	}
