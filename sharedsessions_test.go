@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -249,4 +250,60 @@ func TestSharedStateSpentOnce(t *testing.T) {
 	if b.sm.reg.spendShared(ctx, "state:s1", time.Minute, b.log) {
 		t.Error("a state spent at another process accepted again")
 	}
+}
+
+// TestSharedStoreDown30s: Redis stops for 30 s while the other process serves a session in a loop. Every request of
+// the valid session is answered 200, the pollers do not pile up goroutines, a logout made during the outage ends the
+// session where it was made at once and at the other process once Redis is back, without a restart.
+func TestSharedStoreDown30s(t *testing.T) {
+	t.Parallel()
+	r, _, a, b, cookie := twoProcesses(t, nil)
+	serve(b, withCookies("/", cookie))
+	other := twoProcessesCookie(t, a) // a second session, logged out during the outage
+	serve(b, withCookies("/", other))
+	goroutines := runtime.NumGoroutine()
+	r.stop()
+	outage := time.Now()
+	var failed, requests int
+	maxGoroutines := goroutines
+	for time.Since(outage) < 30*time.Second {
+		if code := serve(b, withCookies("/", cookie)).Code; code != http.StatusOK {
+			failed++
+		}
+		requests++
+		if requests == 100 {
+			logoutAt(t, a, other) // during the outage: kept, sent once Redis answers
+			if serve(a, withCookies("/", other)).Code != http.StatusFound {
+				t.Error("a logout during the outage does not end the session where it was made")
+			}
+		}
+		if n := runtime.NumGoroutine(); n > maxGoroutines {
+			maxGoroutines = n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("Redis down 30 s: %d requests of a valid session, %d not 200; goroutines %d before, at most %d during",
+		requests, failed, goroutines, maxGoroutines)
+	if failed != 0 {
+		t.Errorf("%d of %d requests of a valid session failed while Redis was down", failed, requests)
+	}
+	if maxGoroutines > goroutines+10 {
+		t.Errorf("goroutines grew from %d to %d while Redis was down", goroutines, maxGoroutines)
+	}
+	r.start()
+	took := eventually(t, 10*time.Second, "the logout made during the outage reaches the other process", func() bool {
+		return serve(b, withCookies("/", other)).Code == http.StatusFound
+	})
+	t.Logf("the kept logout reached the other process %s after Redis came back", took.Round(10*time.Millisecond))
+	if serve(b, withCookies("/", cookie)).Code != http.StatusOK {
+		t.Error("the valid session after Redis came back")
+	}
+}
+
+// twoProcessesCookie logs another browser in through m and returns its session cookie.
+func twoProcessesCookie(t *testing.T, m *Middleware) *http.Cookie {
+	t.Helper()
+	br := newBrowser(t, m)
+	br.login("/")
+	return br.cookie(m.s.cookieName)
 }
