@@ -3,14 +3,17 @@ package e2e
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/traefik-descope/descopeoidc/integration/devidp"
+	"github.com/traefik-descope/descopeoidc/integration/providers"
 	"github.com/traefik-descope/descopeoidc/integration/stack"
 )
 
@@ -133,4 +136,78 @@ func sendCookie(t *testing.T, rawURL, value string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestBackchannelLogoutAcrossReplicasRedis: panva's oidc-provider with replica A's backchannelLogoutPath registered
+// as the client's backchannel_logout_uri; three Traefik processes share a Redis. The user signs in at A, continues at
+// B and C, then signs out at the provider itself: the provider POSTs its logout_token to A alone, and B and C refuse
+// the session within a second of the provider's answer.
+func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
+	t.Parallel()
+	addrs := make([]string, 3)
+	for i := range addrs {
+		a, err := stack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = a
+	}
+	siteA := "http://" + addrs[0]
+	p, err := providers.StartOIDCProvider(providers.Options{
+		RedirectURI: siteA + "/oauth2/callback", PostLogoutRedirectURI: siteA + "/",
+		BackchannelLogoutURI: siteA + "/oauth2/backchannel-logout",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	disc, err := providers.Discover(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startEcho(t)
+	redisAddr := startRedis(t)
+	dyn, err := flightDynamic(p, up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn = []byte(strings.Replace(string(dyn), `"clientID":`, `"backchannelLogoutPath": "/oauth2/backchannel-logout", "redis": {"addresses": ["`+redisAddr+`"]}, "clientID":`, 1))
+	sites := make([]string, 3)
+	for i, addr := range addrs {
+		sites[i] = startTraefikWith(t, stack.Options{WebAddr: addr, Dynamic: dyn}).WebURL
+	}
+	s := &flightSite{p: p, disc: disc, up: up, site: sites[0]}
+	b, _ := s.login(t)
+	cookie := b.CookieAt(sites[0], cookieName)
+	for _, site := range sites[1:] {
+		if code := sendCookie(t, site+"/app", cookie); code != http.StatusOK {
+			t.Fatalf("%s signed in: status %d", site, code)
+		}
+	}
+	end := disc.EndSessionEndpoint + "?client_id=" + url.QueryEscape(p.ClientID())
+	r := b.Get(end)
+	if r.Status != http.StatusOK {
+		t.Fatalf("the provider's end_session: status %d, want its confirmation page", r.Status)
+	}
+	req, err := p.ConfirmLogout(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := b.Send(req); done.Status >= 400 {
+		t.Fatalf("confirming the logout at the provider: status %d", done.Status)
+	}
+	confirmed := time.Now()
+	for i, site := range sites {
+		for sendCookie(t, site+"/app", cookie) != http.StatusFound {
+			if time.Since(confirmed) > 3*time.Second {
+				t.Fatalf("replica %c still serves the session %s after the provider's back-channel logout; provider output:\n%s",
+					'A'+i, time.Since(confirmed), p.Output())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("replica %c refuses the session %s after the logout at the provider", 'A'+i, time.Since(confirmed).Round(10*time.Millisecond))
+	}
+	if d := time.Since(confirmed); d > time.Second+300*time.Millisecond {
+		t.Errorf("the back-channel logout reached every replica after %s, want within 1s", d)
+	}
 }
