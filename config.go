@@ -298,6 +298,9 @@ func expandConfigEnv(c *Config) error {
 			f.l[i] = e
 		}
 	}
+	if err := expandRedisEnv(c.Redis); err != nil {
+		return err
+	}
 	maps := []struct {
 		key string
 		m   map[string]string
@@ -838,5 +841,35 @@ func deriveStore(c *Config, s *settings) error {
 	}
 	s.store = newRedisStore(o, "descopeoidc:"+digest(s.issuer, s.clientID, s.cookieName)[:16]+":", s.maxAge)
 	s.storeID = o.key
+	return nil
+}
+
+// expandRedisEnv expands ${NAME} in redis's addresses and strings (file paths, names), naming the key.
+func expandRedisEnv(rc *RedisConfig) error {
+	if rc == nil {
+		return nil
+	}
+	for i, a := range rc.Addresses {
+		v, err := expandEnv("redis.addresses", a)
+		if err != nil {
+			return err
+		}
+		rc.Addresses[i] = strings.TrimSpace(v)
+	}
+	for _, f := range []struct {
+		key string
+		p   *string
+	}{
+		{"redis.masterName", &rc.MasterName}, {"redis.username", &rc.Username}, {"redis.passwordFile", &rc.PasswordFile},
+		{"redis.sentinelUsername", &rc.SentinelUsername}, {"redis.sentinelPasswordFile", &rc.SentinelPasswordFile},
+		{"redis.caFile", &rc.CAFile}, {"redis.certFile", &rc.CertFile}, {"redis.keyFile", &rc.KeyFile},
+		{"redis.serverName", &rc.ServerName},
+	} {
+		v, err := expandEnv(f.key, *f.p)
+		if err != nil {
+			return err
+		}
+		*f.p = strings.TrimSpace(v)
+	}
 	return nil
 }

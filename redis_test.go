@@ -112,3 +112,24 @@ func TestSharedRedisPerConfiguration(t *testing.T) {
 		t.Error("an evicted client was not closed")
 	}
 }
+
+// TestRedisSettingsFromTheEnvironment: ${NAME} in redis's addresses and strings is expanded like the other keys, and
+// an unset variable names the key.
+func TestRedisSettingsFromTheEnvironment(t *testing.T) {
+	t.Setenv("TEST_REDIS_ADDR", "127.0.0.1:6399")
+	s := settingsWith(t, func(c *Config) {
+		c.Redis = &RedisConfig{Addresses: []string{"${TEST_REDIS_ADDR}"}, Mode: "standalone"}
+	}, "")
+	if s.store == nil {
+		t.Fatal("no store")
+	}
+	c := CreateConfig()
+	c.Issuer, c.ClientID, c.ClientSecret, c.SessionSecret = "https://idp.example", "client", "secret", testSessionKey
+	c.Redis = &RedisConfig{Addresses: []string{"${TEST_REDIS_ADDR}"}}
+	if err := expandConfigEnv(c); err != nil || c.Redis.Addresses[0] != "127.0.0.1:6399" {
+		t.Errorf("addresses %v, error %v; want the variable's value", c.Redis.Addresses, err)
+	}
+	settingsWith(t, func(c *Config) {
+		c.Redis = &RedisConfig{Addresses: []string{"${TEST_REDIS_UNSET_VARIABLE}"}}
+	}, "redis.addresses")
+}

@@ -87,6 +87,7 @@ type bench struct {
 	reloadTime           time.Duration
 	peerNote             string
 	peerAddr             string // oauth2-proxy's address, reserved before Traefik starts (BENCH_OAUTH2_PROXY)
+	redisAddr            string // the redis-server of the cookie-redis row (BENCH_REDIS_ADDR)
 	started              time.Time
 	results              *strings.Builder
 }
@@ -127,6 +128,9 @@ func (b *bench) run() error {
 	b.logf("upstream %s, provider %s", b.up.url, b.idp.Issuer())
 
 	if b.peerAddr, err = stack.FreeAddr(); err != nil {
+		return err
+	}
+	if b.redisAddr, err = b.startRedis(); err != nil {
 		return err
 	}
 	if err := b.startMain(); err != nil {
@@ -203,6 +207,7 @@ func (b *bench) traefikEnv() []string {
 		"OIDC_CLIENT_SECRET=" + b.idp.ClientSecret(),
 		"SESSION_SECRET=" + sessionSecret,
 		"BENCH_OAUTH2_PROXY=" + b.peerAddr,
+		"BENCH_REDIS_ADDR=" + b.redisAddr,
 	}
 }
 
@@ -233,7 +238,7 @@ func (b *bench) startMain() error {
 	b.main = t
 	// Every router must be enabled: a plugin that fails to load disables its routers, and the rows would then
 	// measure 404s.
-	for _, name := range []string{"passthrough", "cookie", "cookie-1k", "cookie-8k", "cookie-big", "bearer", "bearer-1k", "bearer-8k", "cookie-metrics", "bearer-metrics", "token", "auth-cookie", "auth-named", "auth-token"} {
+	for _, name := range []string{"passthrough", "cookie", "cookie-1k", "cookie-8k", "cookie-big", "bearer", "bearer-1k", "bearer-8k", "cookie-metrics", "bearer-metrics", "cookie-redis", "token", "auth-cookie", "auth-named", "auth-token"} {
 		if err := waitRouter(t, name+"@file", "", 30*time.Second); err != nil {
 			return fmt.Errorf("%v\ntraefik log:\n%s", err, t.Logs())
 		}
@@ -303,6 +308,9 @@ func (b *bench) setupRows(users []devidp.User) error {
 		return err
 	}
 	if err := cookieRow("cookie-metrics", "/cookie-metrics/", "/cookie/", demo, false); err != nil { // metrics on
+		return err
+	}
+	if err := cookieRow("cookie-redis", "/cookie-redis/", "/cookie/", demo, false); err != nil { // shared Redis on
 		return err
 	}
 	bearerRow := func(name, path string, u devidp.User, named bool) error {

@@ -23,10 +23,12 @@ const (
 	targetHeapGrowthMiB  = 8.0  // reloads / soak: live heap (after GC) may grow by at most this
 	targetRSSGrowthMiB   = 20.0 // reloads / soak: RSS may grow by at most this
 	targetMetricsRatio   = 0.95 // issue 20: the cookie and bearer rows with metrics on >= 0.95 x the same rows off
+	targetRedisRatio     = 0.95 // issue 17: the cookie row with Redis on >= 0.95 x stateless (no round trip per hit)
 )
 
 // metricsVerdicts judges the metrics-on rows against the same middleware and credential with the metrics off, in
-// the same rounds (issue 20: the hot path must not get measurably slower).
+// the same rounds (issue 20: the hot path must not get measurably slower), and the cookie row with a shared Redis
+// against stateless mode (issue 17: a session hit makes no round trip of its own).
 func (b *bench) metricsVerdicts() []verdict {
 	var out []verdict
 	for _, kind := range []string{"cookie", "bearer"} {
@@ -40,7 +42,14 @@ func (b *bench) metricsVerdicts() []verdict {
 		out = append(out, verdict{name: name, pass: p.ratio >= targetMetricsRatio,
 			detail: fmt.Sprintf("%.2f x (median of per-round ratios); Traefik CPU %+.1f µs/req on minus off", p.ratio, p.cpuDelta)})
 	}
-	return out
+	off, on := b.find("cookie"), b.find("cookie-redis")
+	name := "cookie with Redis on >= 0.95 x stateless"
+	if off == nil || on == nil {
+		return append(out, verdict{name: name, skipped: true, detail: "cookie and cookie-redis rows not run"})
+	}
+	p := paired(on, off)
+	return append(out, verdict{name: name, pass: p.ratio >= targetRedisRatio,
+		detail: fmt.Sprintf("%.2f x (median of per-round ratios); Traefik CPU %+.1f µs/req Redis minus stateless", p.ratio, p.cpuDelta)})
 }
 
 // bigClaimsVerdicts judges the cookie-big row (a user with ~6.5 KB of claims no header needs) against the cookie row
