@@ -40,6 +40,10 @@ func TestKubernetes(t *testing.T) {
 	out := k.Kubectl("", "apply", "--server-side", "-f", manifests)
 	t.Logf("kubectl apply --server-side -f examples/kubernetes/manifests:\n%s", out)
 	checkBadIngressRouteRefused(t, k)
+	// examples/kubernetes/redis (Redis with Sentinel for several replicas) is validated by the API server, not run:
+	// no kubelet runs pods here, and no registry serves the Redis image.
+	out = k.Kubectl("", "apply", "--server-side", "--dry-run=server", "-f", repoFile("examples", "kubernetes", "redis"))
+	t.Logf("kubectl apply --server-side --dry-run=server -f examples/kubernetes/redis:\n%s", out)
 
 	n := newNetns(t)
 	startEchoInNetns(t, n)
