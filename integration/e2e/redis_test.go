@@ -138,10 +138,11 @@ func sendCookie(t *testing.T, rawURL, value string) int {
 	return resp.StatusCode
 }
 
-// TestBackchannelLogoutAcrossReplicasRedis: panva's oidc-provider with replica A's backchannelLogoutPath registered
-// as the client's backchannel_logout_uri; three Traefik processes share a Redis. The user signs in at A, continues at
-// B and C, then signs out at the provider itself: the provider POSTs its logout_token to A alone, and B and C refuse
-// the session within a second of the provider's answer.
+// TestBackchannelLogoutAcrossReplicasRedis: panva's oidc-provider (10 s tokens, rotating refresh tokens) with
+// replica A's backchannelLogoutPath registered as the client's backchannel_logout_uri; three Traefik processes share a
+// Redis. The user signs in at A and continues at B and C; once the tokens have expired, ten parallel requests over the
+// three spend the refresh token once and nobody is signed out; then the user signs out at the provider itself: the
+// provider POSTs its logout_token to A alone, and B and C refuse the session within a second of the provider's answer.
 func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
 	t.Parallel()
 	addrs := make([]string, 3)
@@ -155,7 +156,7 @@ func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
 	siteA := "http://" + addrs[0]
 	p, err := providers.StartOIDCProvider(providers.Options{
 		RedirectURI: siteA + "/oauth2/callback", PostLogoutRedirectURI: siteA + "/",
-		BackchannelLogoutURI: siteA + "/oauth2/backchannel-logout",
+		BackchannelLogoutURI: siteA + "/oauth2/backchannel-logout", TokenTTL: flightTTL,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +178,41 @@ func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
 		sites[i] = startTraefikWith(t, stack.Options{WebAddr: addr, Dynamic: dyn}).WebURL
 	}
 	s := &flightSite{p: p, disc: disc, up: up, site: sites[0]}
-	b, _ := s.login(t)
+	b, issued := s.login(t)
 	cookie := b.CookieAt(sites[0], cookieName)
 	for _, site := range sites[1:] {
 		if code := sendCookie(t, site+"/app", cookie); code != http.StatusOK {
 			t.Fatalf("%s signed in: status %d", site, code)
+		}
+	}
+
+	// oidc-provider rotates refresh tokens and revokes the grant when a rotated one is used again: ten parallel
+	// requests with expired tokens spread over the three replicas must spend the refresh token exactly once.
+	time.Sleep(time.Until(issued.Add(flightTTL + time.Second)))
+	grants := p.Gate().Grants("refresh_token")
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = sendCookie(t, sites[i%3]+"/app", cookie)
+		}(i)
+	}
+	wg.Wait()
+	for i, code := range statuses {
+		if code != http.StatusOK {
+			t.Errorf("request %d (replica %c) with expired tokens: status %d, want 200", i, 'A'+i%3, code)
+		}
+	}
+	if n := p.Gate().Grants("refresh_token") - grants; n != 1 {
+		t.Errorf("%d refresh grants at oidc-provider for one session over three replicas, want 1", n)
+	}
+	b.Get(sites[0] + "/app") // the browser takes the refreshed cookie
+	cookie = b.CookieAt(sites[0], cookieName)
+	for _, site := range sites {
+		if code := sendCookie(t, site+"/app", cookie); code != http.StatusOK {
+			t.Fatalf("%s with the refreshed session: status %d", site, code)
 		}
 	}
 	end := disc.EndSessionEndpoint + "?client_id=" + url.QueryEscape(p.ClientID())
