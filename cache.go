@@ -36,6 +36,9 @@ type entry struct {
 	// authDeadline (unix seconds): with maxAuthAge, when the authentication becomes too old (stepup.go); 0 otherwise
 	authDeadline int64
 	next         *replacement // set once a refresh or an idle re-issue replaced this session
+	// claimsDue: the session was collected without claims this middleware reads (sealed before it was configured):
+	// it is refreshed, and the request waits for it, before it is served (claims.go covers).
+	claimsDue bool
 	// hitUntil is derived from the fields above when the entry is cached (settle), as time since unixEpoch: before
 	// then the fast paths (sessionHit, bearerHit) may serve it as it is. It folds five checks into one comparison,
 	// which under Yaegi saves about a dozen allocations per request (BenchmarkYaegiOps CondFull vs CondOne).

@@ -250,3 +250,24 @@ func (m *Middleware) accessTokenClaims(ctx context.Context, accessToken, sub str
 	}
 	return claims, nil
 }
+
+// keptNames is what a session sealed now is collected for: sub (always kept, and what tells an empty union from a
+// cookie sealed before Kept existed) and the registry's union of every policy's claims.
+func (m *Middleware) keptNames() string {
+	return strings.Join(append([]string{"sub"}, m.sm.reg.neededClaims()...), ",")
+}
+
+// covers reports whether a session collected for kept (keptNames when it was sealed) holds every claim this
+// middleware reads; a session sealed before Kept existed ("") is taken as it is.
+func (m *Middleware) covers(kept string) bool {
+	if kept == "" {
+		return true
+	}
+	have := "," + kept + ","
+	for _, name := range m.s.sources.needed {
+		if !strings.Contains(have, ","+name+",") {
+			return false
+		}
+	}
+	return true
+}

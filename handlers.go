@@ -221,6 +221,10 @@ func (m *Middleware) newSessionEntry(d *sessionData, now int64) *entry {
 	} else if d.Expiry < e.endAt {
 		e.endAt = d.Expiry // nothing to refresh with: the session ends with its tokens
 	}
+	if !m.covers(d.Kept) { // made before this middleware was configured: its claims come from a refresh first
+		e.claimsDue = true
+		e.refreshAt = 0
+	}
 	if m.s.revalidate > 0 { // sessionRevalidate: back to the provider at least that often, or the session ends
 		at := d.Issued + int64(m.s.revalidate/time.Second)
 		if d.RefreshToken != "" && at < e.refreshAt {

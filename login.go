@@ -210,6 +210,7 @@ func (m *Middleware) exchange(r *http.Request, sd *stateData, code string) (stri
 	d := &sessionData{
 		Claims: kept, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
 		Expiry: tokenExpiry(tr, claims, now), Issued: now.Unix(), Created: now.Unix(), Seen: now.Unix(), ID: id,
+		Kept: m.keptNames(),
 	}
 	hint, err := m.sm.sealHint(id, tr.IDToken)
 	if err != nil {

@@ -48,7 +48,11 @@ func refreshPoint(issued, expiry, margin int64) int64 {
 // refresh renews the session's tokens. It returns the entry to continue with, or nil when it has already answered
 // the request.
 func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) *entry {
-	valid := now < e.data.Expiry
+	if e.claimsDue && e.data.RefreshToken == "" { // claims missing and nothing to refresh with: a new sign-in
+		m.unauthenticated(w, r)
+		return nil
+	}
+	valid := now < e.data.Expiry && !e.claimsDue // claims this middleware reads are missing: wait for them
 	if now < e.retryAt { // the last attempt failed moments ago (with valid tokens the fast path would still serve)
 		if valid {
 			return e
@@ -139,6 +143,7 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 		return nil, fmt.Errorf("%w: %v", errRefreshedToken, err)
 	}
 	keepAuthClaims(d.Claims, e.data.Claims) // acr, amr, auth_time of the login: stepup.go
+	d.Kept = m.keptNames()
 	now := m.now()
 	prev := int64(0) // the lifetime the tokens had: refreshExpiry (tokenlifetime.go)
 	if e.data.Issued > 0 {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -186,5 +187,39 @@ func TestRegistryBounds(t *testing.T) {
 	registries.mu.Unlock()
 	if n > maxRegistries {
 		t.Errorf("%d registries, limit %d", n, maxRegistries)
+	}
+}
+
+// TestSessionMadeBeforeAPolicyGetsItsClaims: a session sealed before a middleware that reads more claims was
+// configured (a reload added it) lacks them. That middleware has the session refreshed, the request waiting for it,
+// instead of serving it without them: the admin gets 200, not 403, after one refresh grant.
+func TestSessionMadeBeforeAPolicyGetsItsClaims(t *testing.T) {
+	f := newFakeIdP(t)
+	f.set(func(f *fakeIdP) {
+		f.rotateRefresh = true
+		f.extraClaims = map[string]any{"roles": []any{"admin"}}
+	})
+	ca := f.config()
+	ca.ForwardHeaders = map[string]string{"X-User": "sub"}
+	a, _ := newMW(t, f, ca)
+	br := newBrowser(t, a)
+	br.login("/")
+	cookie := br.cookie(a.s.cookieName)
+	if got := br.session().Kept; strings.Contains(got, "roles") {
+		t.Fatalf("the session was collected for %q before the roles middleware existed", got)
+	}
+	cb := f.config()
+	cb.RequiredRoles = []string{"admin"}
+	b, upB := newMW(t, f, cb) // configured after the login
+	before := len(f.tokenRequests())
+	rec := serve(b, withCookies("/", cookie))
+	if rec.Code != http.StatusOK || upB.count() != 1 {
+		t.Fatalf("the roles middleware on a session made before it: status %d, upstream %d; want 200 after a refresh", rec.Code, upB.count())
+	}
+	if n := len(f.tokenRequests()) - before; n != 1 {
+		t.Errorf("%d refresh grants, want 1", n)
+	}
+	if rec := serve(b, withCookies("/", cookie)); rec.Code != http.StatusOK {
+		t.Errorf("the old cookie again, within the grace: status %d", rec.Code)
 	}
 }

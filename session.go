@@ -92,6 +92,9 @@ type sessionData struct {
 	Seen         int64  `json:"s,omitempty"` // unix seconds: last activity, for sessionIdleTimeout
 	ID           string `json:"d"`           // random per login, kept by refreshes: the session chain (chain.go)
 	Gen          int64  `json:"g,omitempty"` // refreshes since login: a successor has a higher generation
+	// Kept names the claims the session was collected for (the registry's union when it was sealed, claims.go): a
+	// middleware that reads others has the session refreshed first. "" in cookies sealed before it existed.
+	Kept string `json:"k,omitempty"`
 }
 
 // stateData is what a login-attempt cookie holds.

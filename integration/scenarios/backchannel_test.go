@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/traefik-descope/descopeoidc/integration/harness"
@@ -15,10 +15,22 @@ import (
 
 // lateHandler serves with a handler set after its servers started (the provider's client registration needs the
 // site's URLs before the middleware can be built for the provider's issuer).
-type lateHandler struct{ h atomic.Value }
+type lateHandler struct {
+	mu sync.RWMutex
+	h  http.Handler
+}
+
+func (l *lateHandler) set(h http.Handler) {
+	l.mu.Lock()
+	l.h = h
+	l.mu.Unlock()
+}
 
 func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.h.Load().(http.Handler).ServeHTTP(w, r)
+	l.mu.RLock()
+	h := l.h
+	l.mu.RUnlock()
+	h.ServeHTTP(w, r)
 }
 
 // TestBackchannelLogoutFromOIDCProvider: panva's oidc-provider, with the plugin's backchannelLogoutPath registered as
@@ -55,7 +67,7 @@ func TestBackchannelLogoutFromOIDCProvider(t *testing.T) {
 		mux := http.NewServeMux()
 		mux.Handle("/b/", b)
 		mux.Handle("/", a)
-		site.h.Store(http.Handler(mux))
+		site.set(mux)
 		br := webclient.NewBrowser(t, tlsSrv.Client(), tlsSrv.URL)
 		r := br.Get("/a/")
 		if r.Status != http.StatusFound {

@@ -108,3 +108,34 @@ func TestTwoMiddlewaresShareASession(t *testing.T) {
 		}
 	})
 }
+
+// TestMiddlewareAddedAfterTheLogin: a reload adds a middleware that reads roles after the user signed in through one
+// that reads only sub. Its first request with that session waits for a refresh that collects the roles (one grant)
+// instead of answering 403 to an editor.
+func TestMiddlewareAddedAfterTheLogin(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg harness.Target) {
+		idp := startIDP(t, devidp.Options{AZPClaim: true})
+		e := &env{t: t, idp: idp}
+		late := &lateHandler{}
+		late.set(http.NotFoundHandler())
+		mux := http.NewServeMux()
+		mux.Handle("/b/", late)
+		mux.Handle("/", e.build(tg, merge(baseConfig(idp), map[string]any{"forwardHeaders": map[string]any{"X-Forwarded-User": "sub"}}), "a"))
+		e.serve(mux)
+		br := e.browser()
+		br.mustLogin("/a/")
+		late.set(e.build(tg, merge(baseConfig(idp), map[string]any{
+			"requiredRoles": "editor", "forwardHeaders": map[string]any{"X-Roles": "roles"},
+		}), "b"))
+		before := idp.Stats().TokenRequests["refresh_token"]
+		if r := br.Get("/b/"); r.Status != http.StatusOK {
+			t.Fatalf("the middleware added after the login: status %d, want 200 after a refresh", r.Status)
+		}
+		if er := br.Echo("/b/", nil); !strings.Contains(er.Headers["X-Roles"], "editor") {
+			t.Errorf("X-Roles %q, want the editor role", er.Headers["X-Roles"])
+		}
+		if n := idp.Stats().TokenRequests["refresh_token"] - before; n != 1 {
+			t.Errorf("%d refresh grants, want 1", n)
+		}
+	})
+}
