@@ -52,7 +52,8 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		m.unauthenticated(w, r)
 		return nil
 	}
-	valid := now < e.data.Expiry && !e.claimsDue // claims this middleware reads are missing: wait for them
+	// claimsDue: claims this middleware reads are missing; the request waits for them as for expired tokens
+	valid := now < e.data.Expiry && !e.claimsDue
 	if now < e.retryAt { // the last attempt failed moments ago (with valid tokens the fast path would still serve)
 		if valid {
 			return e

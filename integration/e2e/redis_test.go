@@ -80,21 +80,7 @@ func TestReplicasRedis(t *testing.T) {
 	time.Sleep(lifetime + time.Second) // expired: the next requests wait for the refresh
 	before := idp.Stats().TokenRequests["refresh_token"]
 	old := user.CookieAt(A, cookieName)
-	var wg sync.WaitGroup
-	statuses := make([]int, 10)
-	for i := range statuses {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			statuses[i] = sendCookie(t, sites[i%3]+"/echo", old)
-		}(i)
-	}
-	wg.Wait()
-	for i, s := range statuses {
-		if s != http.StatusOK {
-			t.Errorf("request %d (replica %d) with expired tokens: status %d, want 200", i, i%3, s)
-		}
-	}
+	spreadRequests(t, sites, "/echo", old, 10)
 	if n := idp.Stats().TokenRequests["refresh_token"] - before; n != 1 {
 		t.Errorf("%d refresh grants for one session over three replicas, want 1", n)
 	}
@@ -190,21 +176,7 @@ func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
 	// requests with expired tokens spread over the three replicas must spend the refresh token exactly once.
 	time.Sleep(time.Until(issued.Add(flightTTL + time.Second)))
 	grants := p.Gate().Grants("refresh_token")
-	var wg sync.WaitGroup
-	statuses := make([]int, 10)
-	for i := range statuses {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			statuses[i] = sendCookie(t, sites[i%3]+"/app", cookie)
-		}(i)
-	}
-	wg.Wait()
-	for i, code := range statuses {
-		if code != http.StatusOK {
-			t.Errorf("request %d (replica %c) with expired tokens: status %d, want 200", i, 'A'+i%3, code)
-		}
-	}
+	spreadRequests(t, sites, "/app", cookie, 10)
 	if n := p.Gate().Grants("refresh_token") - grants; n != 1 {
 		t.Errorf("%d refresh grants at oidc-provider for one session over three replicas, want 1", n)
 	}
@@ -240,5 +212,26 @@ func TestBackchannelLogoutAcrossReplicasRedis(t *testing.T) {
 	}
 	if d := time.Since(confirmed); d > time.Second+300*time.Millisecond {
 		t.Errorf("the back-channel logout reached every replica after %s, want within 1s", d)
+	}
+}
+
+// spreadRequests sends n navigations with the session cookie value at once, round-robin over sites, and fails the
+// test for any answer but 200 (a session with expired tokens waits for its refresh, and must not be signed out).
+func spreadRequests(t *testing.T, sites []string, path, cookie string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = sendCookie(t, sites[i%len(sites)]+path, cookie)
+		}(i)
+	}
+	wg.Wait()
+	for i, code := range statuses {
+		if code != http.StatusOK {
+			t.Errorf("request %d (replica %c) with expired tokens: status %d, want 200", i, 'A'+i%len(sites), code)
+		}
 	}
 }
