@@ -3,7 +3,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -377,20 +375,5 @@ func (t *Traefik) WriteDynamic(content []byte) error {
 	return os.Rename(tmp, filepath.Join(t.Dir, "dynamic.yml"))
 }
 
-// LogBuffer collects a process's output; safe to read while the process writes.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// LogBuffer collects a process's output; safe to read while the process writes (harness.LogBuffer).
+type LogBuffer = harness.LogBuffer
