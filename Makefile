@@ -101,9 +101,7 @@ unit: ## unit tests of the plugin package (compiled, race detector)
 
 fuzz: ## each fuzz target for FUZZTIME (default 15s)
 	@echo ">> fuzzing each target for $(FUZZTIME)"
-	@for f in $$($(GO) test -list 'Fuzz.*' . | grep '^Fuzz'); do \
-		echo "   $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
-	done
+	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' bash .ci/fuzz.sh
 
 integration: $(TRAEFIK) providers kube ## the integration module: Yaegi and compiled scenarios, matrix, e2e, examples, browser
 	@echo ">> integration tests (Traefik's Yaegi loader and compiled, the provider matrix, real traefik binary, chromium,"
