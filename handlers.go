@@ -83,7 +83,6 @@ func sessionParsed(m *Middleware, w http.ResponseWriter, r *http.Request, lines 
 
 // serveSession authenticates a browser request by its session cookie (cookies: the request's, parsed).
 func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookies []*http.Cookie) {
-	m.sm.reg.startPolling(m.log)          // with a shared store: once per registry (sharedsessions.go)
 	raw, err := m.sm.pickSession(cookies) // of several cookies with the session's name, a good one: sessioncookies.go
 	if err != nil {
 		if err != errNoCookie {
@@ -139,6 +138,7 @@ func (m *Middleware) serveSession(w http.ResponseWriter, r *http.Request, cookie
 // admitSession decrypts a session cookie not in the cache and caches it, or answers the request (nil) when the
 // cookie is bad or its chain refuses it (logged out, or replaced by a refresh more than refreshGrace ago).
 func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, raw string, now int64) *entry {
+	m.sm.reg.startPolling(m.log) // with a shared store, before this process serves its first session: sharedsessions.go
 	d, err := m.sm.openSession(raw)
 	if err != nil {
 		m.logf(levelInfo, "session cookie rejected: %v", err)

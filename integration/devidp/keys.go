@@ -88,19 +88,25 @@ func (r *keyRing) keySet() []op.Key {
 	return keys
 }
 
-// resignWithout removes the claims from a JWT issued by this ring and signs
-// it again with the same key. The other claims are kept byte for byte.
-func (r *keyRing) resignWithout(token string, claims ...string) (string, error) {
+// verified returns the payload of a JWT issued by this ring and the key that signed it. Only our own, freshly signed
+// tokens get here: verified anyway.
+func (r *keyRing) verified(token string) ([]byte, *signingKey, error) {
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{r.alg})
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	key := r.byID(jws.Signatures[0].Header.KeyID)
 	if key == nil {
-		return "", errors.New("unknown signing key")
+		return nil, nil, errors.New("unknown signing key")
 	}
-	// Only our own, freshly signed tokens get here: verify anyway.
 	payload, err := jws.Verify(key.key.Public())
+	return payload, key, err
+}
+
+// resignWithout removes the claims from a JWT issued by this ring and signs
+// it again with the same key. The other claims are kept byte for byte.
+func (r *keyRing) resignWithout(token string, claims ...string) (string, error) {
+	payload, key, err := r.verified(token)
 	if err != nil {
 		return "", err
 	}
@@ -143,15 +149,7 @@ func (r *keyRing) byID(kid string) *signingKey {
 
 // resignWith decodes a JWT issued by this ring, lets edit change its claims and signs it again with the same key.
 func (r *keyRing) resignWith(token string, edit func(map[string]any)) (string, error) {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{r.alg})
-	if err != nil {
-		return "", err
-	}
-	key := r.byID(jws.Signatures[0].Header.KeyID)
-	if key == nil {
-		return "", errors.New("unknown signing key")
-	}
-	payload, err := jws.Verify(key.key.Public())
+	payload, key, err := r.verified(token)
 	if err != nil {
 		return "", err
 	}
