@@ -105,8 +105,10 @@ func getProvider(issuer, transportKey, fingerprint string, client *http.Client, 
 	return p
 }
 
-// get returns the cached value, fetching it when missing or stale. A failed refresh keeps a stale value.
-func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force bool, fetch func(context.Context) (*document, error)) (*document, error) {
+// get returns the cached value, fetching it when missing or stale. A failed refresh keeps a stale value. It takes no
+// fetch function: under Yaegi a method value or a closure passed along is wrapped with reflect on every evaluation, and
+// the wrapper's first concurrent build races on the interpreter's type cache (seen under -race on the hot path).
+func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force bool) (*document, error) {
 	p.mu.Lock()
 	now := p.now()
 	if c.value != nil && !force && now.Sub(c.fetchedAt) < ttl {
@@ -130,7 +132,7 @@ func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force 
 	}
 	p.mu.Unlock()
 	if leader {
-		p.lead(c, f, fetch)
+		p.lead(c, f)
 	}
 	// A plain receive, not a select with ctx.Done(): Yaegi shares one select's case array between all goroutines
 	// running it (data race; a waiter can end up on another request's channels). lead is bounded by httpTimeout.
@@ -145,9 +147,15 @@ func (p *provider) get(ctx context.Context, c *cached, ttl time.Duration, force 
 }
 
 // lead runs the fetch for a flight, detached from the request that happened to start it.
-func (p *provider) lead(c *cached, f *flight, fetch func(context.Context) (*document, error)) {
+func (p *provider) lead(c *cached, f *flight) {
 	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	v, err := fetch(ctx)
+	var v *document
+	var err error
+	if c == &p.meta {
+		v, err = p.fetchMetadata(ctx)
+	} else {
+		v, err = p.fetchKeys(ctx)
+	}
 	cancel()
 	p.mu.Lock()
 	now := p.now()
@@ -184,7 +192,7 @@ func (p *provider) retryAfter() time.Duration {
 }
 
 func (p *provider) metadata(ctx context.Context) (*metadata, error) {
-	v, err := p.get(ctx, &p.meta, metadataTTL, false, p.fetchMetadata)
+	v, err := p.get(ctx, &p.meta, metadataTTL, false)
 	if err != nil {
 		return nil, err
 	}
@@ -256,26 +264,31 @@ func parseMetadata(body []byte, issuer string, allowHTTP bool) (*metadata, error
 
 // keys returns the provider's key set; force refetches it (used by refreshKeys, which rate-limits it).
 func (p *provider) keys(ctx context.Context, force bool) (*keySet, error) {
-	md, err := p.metadata(ctx)
-	if err != nil {
+	if _, err := p.metadata(ctx); err != nil {
 		return nil, err
 	}
-	fetch := func(ctx context.Context) (*document, error) {
-		body, err := p.fetch(ctx, md.JWKSURI, epJWKS)
-		if err != nil {
-			return nil, err
-		}
-		ks, err := parseJWKS(body)
-		if err != nil {
-			return nil, err
-		}
-		return &document{keys: ks}, nil
-	}
-	v, err := p.get(ctx, &p.jwks, jwksTTL, force, fetch)
+	v, err := p.get(ctx, &p.jwks, jwksTTL, force)
 	if err != nil {
 		return nil, err
 	}
 	return v.keys, nil
+}
+
+// fetchKeys fetches the JWKS named by discovery (cached: keys has just made sure of it).
+func (p *provider) fetchKeys(ctx context.Context) (*document, error) {
+	md, err := p.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := p.fetch(ctx, md.JWKSURI, epJWKS)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := parseJWKS(body)
+	if err != nil {
+		return nil, err
+	}
+	return &document{keys: ks}, nil
 }
 
 // verificationKey returns the key that verifies a token with this kid and alg: alg must be one the provider
@@ -336,7 +349,7 @@ func (p *provider) refreshKeys(ctx context.Context) bool {
 	f := &flight{done: make(chan struct{})}
 	p.refreshing, p.refreshedAt = f, now
 	p.mu.Unlock()
-	_, _ = p.get(ctx, &p.meta, metadataTTL, true, p.fetchMetadata)
+	_, _ = p.get(ctx, &p.meta, metadataTTL, true)
 	_, _ = p.keys(ctx, true)
 	p.mu.Lock()
 	p.refreshing = nil

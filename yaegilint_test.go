@@ -2,8 +2,10 @@ package descopeoidc
 
 import (
 	"go/ast"
+	"go/importer"
 	"go/parser"
 	"go/token"
+	"go/types"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,13 +57,48 @@ func variadicFuncFields(f *ast.File) []token.Pos {
 	return found
 }
 
+// methodValues returns the method values in f (`p.get(ctx, p.fetchMetadata)`): a selector that go/types resolves to a
+// method and that is not called. Yaegi v0.16.1 builds a reflect wrapper for a method value each time it is evaluated,
+// and the wrapper's first build caches its reflect type without a lock: two requests evaluating it first at once are a
+// data race in the interpreter (caught by -race on the provider's hot path). Pass data, not functions.
+func methodValues(f *ast.File, info *types.Info) []token.Pos {
+	called := map[ast.Expr]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			called[ast.Unparen(c.Fun)] = true
+		}
+		return true
+	})
+	var found []token.Pos
+	ast.Inspect(f, func(n ast.Node) bool {
+		se, ok := n.(*ast.SelectorExpr)
+		if !ok || called[se] {
+			return true
+		}
+		if sel := info.Selections[se]; sel != nil && (sel.Kind() == types.MethodVal || sel.Kind() == types.MethodExpr) {
+			found = append(found, se.Pos())
+		}
+		return true
+	})
+	return found
+}
+
+// typeInfo type-checks files well enough to resolve selectors (import errors, e.g. of the vendored jwt, are ignored:
+// their selectors stay unresolved, the package's own are what matter).
+func typeInfo(fset *token.FileSet, files []*ast.File) *types.Info {
+	info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil), Error: func(error) {}}
+	_, _ = conf.Check("descopeoidc", fset, files, info)
+	return info
+}
+
 func TestNoYaegiHazardsInSource(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	checked := 0
+	var parsed []*ast.File
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue
@@ -70,7 +107,13 @@ func TestNoYaegiHazardsInSource(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checked++
+		parsed = append(parsed, f)
+	}
+	info := typeInfo(fset, parsed)
+	for _, f := range parsed {
+		for _, pos := range methodValues(f, info) {
+			t.Errorf("%s: a method value is wrapped with reflect on every evaluation under Yaegi, racing on its type cache: pass data, not the method", fset.Position(pos))
+		}
 		for _, pos := range nilTupleAssignments(f) {
 			t.Errorf("%s: tuple assignment with an untyped nil panics under Yaegi (reflect: New(nil)): assign each target on its own", fset.Position(pos))
 		}
@@ -78,8 +121,8 @@ func TestNoYaegiHazardsInSource(t *testing.T) {
 			t.Errorf("%s: a struct field of variadic func type fails to load under Yaegi when called with several variadic arguments: use a method", fset.Position(pos))
 		}
 	}
-	if checked < 10 {
-		t.Fatalf("checked %d plugin files, want the package's sources", checked)
+	if len(parsed) < 10 {
+		t.Fatalf("checked %d plugin files, want the package's sources", len(parsed))
 	}
 }
 
@@ -96,6 +139,29 @@ func TestVariadicFuncFieldsRule(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := len(variadicFuncFields(f)); got != want {
+			t.Errorf("%q: %d findings, want %d", src, got, want)
+		}
+	}
+}
+
+// TestMethodValuesRule: the rule finds the method value that raced and leaves calls and fields alone.
+func TestMethodValuesRule(t *testing.T) {
+	for src, want := range map[string]int{
+		"p.get(ctx, p.fetchMetadata)": 1,
+		"f := p.fetchMetadata; f(1)":  1,
+		"p.fetchMetadata(ctx)":        0,
+		"x := p.issuer; _ = x":        0,
+		"y := p.now; _ = y":           0,
+		"(p.fetchMetadata)(ctx)":      0,
+	} {
+		code := "package p\ntype P struct{ issuer string; now func() int }\nfunc (p *P) fetchMetadata(int) {}\nfunc (p *P) get(int, func(int)) {}\n" +
+			"func h(p *P, ctx int) {\n" + src + "\n}\n"
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, "p.go", code, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(methodValues(f, typeInfo(fset, []*ast.File{f}))); got != want {
 			t.Errorf("%q: %d findings, want %d", src, got, want)
 		}
 	}
