@@ -13,10 +13,12 @@ import (
 // happen once per cookie value and are cached here until the session needs attention (refresh, expiry).
 
 const (
-	maxCachedSessions = 10000
-	maxCachedBearers  = 10000
-	maxUsedStates     = 10000
-	never             = int64(1) << 62
+	// maxCachedEntries bounds each entry cache by count, beyond its memory bound (cacheMemory): a cache of tiny entries
+	// still visits at most this many when a logout scans it.
+	maxCachedEntries   = 1 << 20
+	defaultCacheMemory = 64 << 20 // bytes per cache of a configuration (cacheMemory: MiB)
+	maxUsedStates      = 10000
+	never              = int64(1) << 62
 )
 
 // entry is an authenticated identity, immutable once cached (a change replaces the entry).
@@ -43,6 +45,7 @@ type entry struct {
 	// then the fast paths (sessionHit, bearerHit) may serve it as it is. It folds five checks into one comparison,
 	// which under Yaegi saves about a dozen allocations per request (BenchmarkYaegiOps CondFull vs CondOne).
 	hitUntil time.Duration
+	size     int64 // entryBytes, set as it is first cached
 }
 
 // unixEpoch: m.since(unixEpoch) < e.hitUntil is now.Unix() < the first of refreshAt, endAt and seenAt (whole
@@ -100,17 +103,43 @@ type refreshFlight struct {
 	err  error
 }
 
-// entryCache holds the entries one policy derived (sessions or bearer tokens), by cache key.
+// entryCache holds the entries one policy derived (sessions or bearer tokens), by cache key. It is bounded twice: by
+// entries (max) and by the memory they are estimated to hold (maxBytes, entryBytes), so that a site with many users
+// keeps as many sessions on the fast path as the memory the operator gave it allows (cacheMemory), and no more.
 type entryCache struct {
-	mu  sync.RWMutex
-	m   map[string]*entry
-	max int
+	mu       sync.RWMutex
+	m        map[string]*entry
+	max      int
+	maxBytes int64
+	bytes    int64 // entryBytes of what m holds
 	// evictions counts the entries evict drops (descopeoidc_cache_evictions_total), nil when not counted: metrics.go
 	evictions *uint64
 }
 
-func newEntryCache(max int) *entryCache {
-	return &entryCache{m: map[string]*entry{}, max: max}
+func newEntryCache(max int, maxBytes int64) *entryCache {
+	return &entryCache{m: map[string]*entry{}, max: max, maxBytes: maxBytes}
+}
+
+// Estimated bytes per cached entry beyond its strings (entryBytes): the entry with its map slot and slice headers,
+// and a session's sessionData with its claims map (per claim: a map slot, the boxed value and its string). Measured
+// with the Go heap, compiled and under Traefik's Yaegi loader: TestEntryBytesEstimate and benchmarks/heap_test.go.
+const (
+	entryOverhead   = 288
+	sessionOverhead = 240
+	claimOverhead   = 96
+)
+
+// entryBytes estimates the memory e holds once cached under key: what the cache's byte bound counts.
+func entryBytes(key string, e *entry) int64 {
+	n := entryOverhead + len(key) + len(e.auth) + len(e.denied)
+	for _, v := range e.values {
+		n += 16 + len(v)
+	}
+	if d := e.data; d != nil {
+		n += sessionOverhead + len(d.RefreshToken) + len(d.AccessToken) + len(d.IDToken) + len(d.ID) + len(d.Kept) +
+			claimOverhead*len(d.Claims)
+	}
+	return int64(n)
 }
 
 // maxRawKey: a session cookie value or bearer token up to this length is in its cache key as it is (the map hashes
@@ -140,40 +169,61 @@ func (c *entryCache) get(key string) *entry {
 	return e
 }
 
-// put stores e; when full it first drops expired entries, then arbitrary ones (map order), a tenth at a time.
+// put stores e (evicting first when full).
 func (c *entryCache) put(key string, e *entry, now int64) {
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		c.evict(now)
-	}
-	settle(e)
-	c.m[key] = e
+	c.store(key, e)
 	c.mu.Unlock()
 }
 
-func (c *entryCache) evict(now int64) {
+// store caches e under key, with c.mu held: settles e, accounts for its bytes, and evicts first when either bound
+// would be passed.
+func (c *entryCache) store(key string, e *entry) {
+	settle(e)
+	if e.size == 0 { // entries are immutable once cached: one cached again has its size already
+		e.size = entryBytes(key, e)
+	}
+	if old := c.m[key]; old != nil {
+		c.bytes -= old.size
+	} else if len(c.m) >= c.max || c.bytes+e.size > c.maxBytes {
+		c.evict(e.size)
+	}
+	c.m[key] = e
+	c.bytes += e.size
+}
+
+// evict makes room for an entry of size bytes: it drops arbitrary entries (Go's map order) until the cache holds at
+// most nine tenths of each bound, so that it runs once per tenth of the cache's capacity and visits only the entries
+// it drops: O(1) per put on average, whatever the cache's size. (Expired entries need no scan: a request that
+// finds one removes it, and eviction reaches the others.)
+func (c *entryCache) evict(size int64) {
+	maxN, maxB := c.max-c.max/10, c.maxBytes-c.maxBytes/10-size
+	dropped := uint64(0)
 	for k, v := range c.m {
-		if v.endAt <= now {
-			delete(c.m, k)
-		}
-	}
-	drop := len(c.m) - c.max + c.max/10
-	if c.evictions != nil && drop > 0 {
-		atomic.AddUint64(c.evictions, uint64(drop)) // what the loop below drops: the map holds more than drop
-	}
-	for k := range c.m {
-		if drop <= 0 {
+		if len(c.m) < maxN && c.bytes <= maxB {
 			break
 		}
 		delete(c.m, k)
-		drop--
+		c.bytes -= v.size
+		dropped++
+	}
+	if c.evictions != nil && dropped > 0 {
+		atomic.AddUint64(c.evictions, dropped)
 	}
 }
 
 func (c *entryCache) remove(key string) {
 	c.mu.Lock()
-	delete(c.m, key)
+	c.drop(key)
 	c.mu.Unlock()
+}
+
+// drop removes key's entry, with c.mu held.
+func (c *entryCache) drop(key string) {
+	if e := c.m[key]; e != nil {
+		c.bytes -= e.size
+		delete(c.m, key)
+	}
 }
 
 // replaceIf swaps the entry for key only if it is still old (or gone), so that a concurrent update is not lost. It
@@ -184,8 +234,7 @@ func (c *entryCache) replaceIf(key string, old, e *entry) bool {
 	if cur := c.m[key]; cur != old && cur != nil {
 		return false
 	}
-	settle(e)
-	c.m[key] = e
+	c.store(key, e)
 	return true
 }
 
@@ -196,11 +245,7 @@ func (c *entryCache) putNew(key string, e *entry, now int64) *entry {
 	if cur := c.m[key]; cur != nil {
 		return cur
 	}
-	if len(c.m) >= c.max {
-		c.evict(now)
-	}
-	settle(e)
-	c.m[key] = e
+	c.store(key, e)
 	return e
 }
 
@@ -211,7 +256,7 @@ func (c *entryCache) dropMatching(match func(d *sessionData) bool) []string {
 	var ids []string
 	for k, e := range c.m {
 		if e.data != nil && match(e.data) {
-			delete(c.m, k)
+			c.drop(k)
 			ids = append(ids, e.data.ID)
 		}
 	}
@@ -224,7 +269,7 @@ func (c *entryCache) dropChain(id string) {
 	defer c.mu.Unlock()
 	for k, e := range c.m {
 		if e.data != nil && e.data.ID == id {
-			delete(c.m, k)
+			c.drop(k)
 		}
 	}
 }

@@ -24,7 +24,7 @@ func TestSettle(t *testing.T) {
 		{"never", entry{refreshAt: never, endAt: never, seenAt: never}, math.MaxInt64},
 	}
 	for _, tc := range cases {
-		c := newEntryCache(10)
+		c := newEntryCache(10, defaultCacheMemory)
 		e := tc.e
 		c.put("k", &e, 0)
 		if got := c.get("k").hitUntil; got != tc.want {
@@ -63,38 +63,72 @@ func TestCacheKey(t *testing.T) {
 	}
 }
 
+// TestEntryCacheEviction: a cache never holds more than either bound, keeps what was just put, evicts a tenth of
+// its capacity at a time (so that eviction runs once per tenth of the puts, visiting only what it drops), and counts
+// exactly the entries it dropped.
 func TestEntryCacheEviction(t *testing.T) {
 	const now = 1000
-	c := newEntryCache(10)
+	var evicted uint64
+	c := newEntryCache(10, defaultCacheMemory)
+	c.evictions = &evicted
 	for i := 0; i < 10; i++ {
-		end := int64(now + 100)
-		if i%2 == 0 {
-			end = now - 1 // expired
-		}
-		c.put("k"+strconv.Itoa(i), &entry{endAt: end}, now)
+		c.put("k"+strconv.Itoa(i), &entry{endAt: now + 100}, now)
+	}
+	if evicted != 0 || len(c.m) != 10 {
+		t.Fatalf("%d entries, %d evicted, before the cache was full", len(c.m), evicted)
 	}
 	c.put("new", &entry{endAt: now + 100}, now)
-	if len(c.m) != 6 || c.get("new") == nil {
-		t.Fatalf("after eviction %d entries, want the 5 live ones and the new one", len(c.m))
+	if len(c.m) != 9 || c.get("new") == nil || evicted != 2 {
+		t.Fatalf("full cache: %d entries after a put (%d evicted), want 8 kept of 10 and the new one", len(c.m), evicted)
 	}
-	for i := 1; i < 10; i += 2 {
-		if c.get("k"+strconv.Itoa(i)) == nil {
-			t.Errorf("live entry k%d evicted while expired ones were available", i)
-		}
-	}
-	for i := 0; i < 20; i++ { // only live entries: the cache drops some but never grows past max
+	for i := 0; i < 50; i++ {
 		c.put("live"+strconv.Itoa(i), &entry{endAt: now + 100}, now)
-		if len(c.m) > 10 {
-			t.Fatalf("cache grew to %d", len(c.m))
+		if len(c.m) > 10 || c.get("live"+strconv.Itoa(i)) == nil {
+			t.Fatalf("cache at %d entries, or the entry just put is missing", len(c.m))
 		}
 	}
-	if c.get("live19") == nil {
-		t.Error("the entry just put is missing")
+	if want := uint64(11 + 50 - len(c.m)); evicted != want {
+		t.Errorf("%d evictions counted, %d entries dropped", evicted, want)
+	}
+}
+
+// TestEntryCacheMemoryBound: the byte bound holds as sessions of different sizes come and go, and the cache's count
+// of its bytes is the sum of what it holds, through puts, replacements, removals and logouts.
+func TestEntryCacheMemoryBound(t *testing.T) {
+	one := entryBytes("key-0000", &entry{data: &sessionData{ID: "chain-0"}})
+	c := newEntryCache(maxCachedEntries, 50*one)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 2000; i++ {
+		key := "key-" + strconv.Itoa(i%300)
+		d := &sessionData{ID: "chain-" + strconv.Itoa(i%40), RefreshToken: strings.Repeat("r", rng.Intn(800))}
+		switch rng.Intn(4) {
+		case 0:
+			c.remove(key)
+		case 1:
+			c.dropChain(d.ID)
+		case 2:
+			c.replaceIf(key, c.get(key), &entry{data: d})
+		default:
+			c.put(key, &entry{data: d}, 0)
+		}
+		sum := int64(0)
+		for k, e := range c.m {
+			if e.size != entryBytes(k, e) {
+				t.Fatalf("entry %s: size %d, entryBytes %d", k, e.size, entryBytes(k, e))
+			}
+			sum += e.size
+		}
+		if sum != c.bytes || c.bytes > c.maxBytes {
+			t.Fatalf("step %d: the cache counts %d bytes, holds %d, bound %d", i, c.bytes, sum, c.maxBytes)
+		}
+	}
+	if len(c.m) < 10 {
+		t.Errorf("only %d entries left: the bound evicts too much", len(c.m))
 	}
 }
 
 func TestEntryCacheReplaceIf(t *testing.T) {
-	c := newEntryCache(10)
+	c := newEntryCache(10, defaultCacheMemory)
 	a, b, x := &entry{}, &entry{}, &entry{}
 	c.put("k", a, 0)
 	c.replaceIf("k", x, b) // x is not current: no change

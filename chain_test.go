@@ -14,7 +14,7 @@ func chainEntry(id string, gen int64) *entry {
 func TestChainMarks(t *testing.T) {
 	const now = 1000
 	g := newSessionRegistry()
-	c := g.cacheFor("policy", nil)
+	c := g.policyFor("policy", nil, defaultCacheMemory).cache
 	first := chainEntry("a", 0)
 	if g.admit(c, "g0", first, now) != first || c.get("g0") != first {
 		t.Fatal("a fresh chain is not admitted")

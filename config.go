@@ -51,6 +51,7 @@ type Config struct {
 	SessionIdleTimeout      string            `json:"sessionIdleTimeout,omitempty"`
 	RefreshMargin           string            `json:"refreshMargin,omitempty"`
 	SessionRevalidate       string            `json:"sessionRevalidate,omitempty"`
+	CacheMemory             string            `json:"cacheMemory,omitempty"`            // MiB per cache: cache.go
 	Redis                   *RedisConfig      `json:"redis,omitempty"`                  // a store shared by replicas: sharedsessions.go
 	BackchannelLogoutPath   string            `json:"backchannelLogoutPath,omitempty"`  // backchannel.go
 	FrontchannelLogoutPath  string            `json:"frontchannelLogoutPath,omitempty"` // backchannel.go
@@ -182,6 +183,7 @@ type settings struct {
 	transportKey                   string // caFile path and TLS switches: which shared provider cache to use
 	caFingerprint                  string // SHA-256 of the caFile content
 	logLevel                       int
+	cacheBytes                     int64  // cacheMemory: the memory bound of each of the configuration's caches
 	loginPath                      string // loginentry.go; flat fields, not a struct: under Yaegi a field
 	allowPreflight                 bool   // of a struct-valued field allocates on every access (hot path)
 	screen                         bool   // allowPreflight or excludedPaths: ServeHTTP asks screened first
@@ -269,7 +271,7 @@ func expandConfigEnv(c *Config) error {
 		{"caFile", &c.CAFile}, {"logLevel", &c.LogLevel}, {"userinfo", &c.Userinfo},
 		{"loginPath", &c.LoginPath}, {"descopeSessionCookie", &c.DescopeSessionCookie}, {"metricsPath", &c.MetricsPath},
 		{"descopeRefreshCookie", &c.DescopeRefreshCookie}, {"maxAuthAge", &c.MaxAuthAge},
-		{"introspectionURL", &c.IntrospectionURL},
+		{"introspectionURL", &c.IntrospectionURL}, {"cacheMemory", &c.CacheMemory},
 		{"logFormat", &c.LogFormat}, {"sessionInfoPath", &c.SessionInfoPath}, {"introspectionCacheTTL", &c.IntrospectionCacheTTL},
 	}
 	for _, f := range fields {
@@ -826,6 +828,21 @@ func deriveMisc(c *Config, s *settings) error {
 		return fmt.Errorf("logLevel: %q is not one of error, warn, info, debug", c.LogLevel)
 	}
 	s.logLevel = lvl
+	return deriveCacheMemory(c, s)
+}
+
+// deriveCacheMemory reads cacheMemory: MiB that each cache of the configuration (sessions, bearer tokens, Descope
+// session JWTs) may hold, by the cache's estimate (entryBytes); 64 by default. A whole number from 1 to 65536.
+func deriveCacheMemory(c *Config, s *settings) error {
+	s.cacheBytes = defaultCacheMemory
+	if c.CacheMemory == "" {
+		return nil
+	}
+	mib, err := strconv.Atoi(strings.TrimSuffix(c.CacheMemory, "Mi"))
+	if err != nil || mib < 1 || mib > 65536 {
+		return fmt.Errorf("cacheMemory: %q is not a whole number of MiB from 1 to 65536 (e.g. 64)", c.CacheMemory)
+	}
+	s.cacheBytes = int64(mib) << 20
 	return nil
 }
 

@@ -56,13 +56,13 @@ func deriveDescopeCookie(c *Config, s *settings) error {
 	return nil
 }
 
-// setupDescopeCookie gives the middleware its cache of verified Descope session JWTs and, unless they are to be
+// setupDescopeCookie gives the middleware its cache of verified Descope session JWTs (its configuration's) and, unless they are to be
 // forwarded, makes the DS and DSR cookies the plugin's own for the Cookie header upstream. Called by New.
-func setupDescopeCookie(m *Middleware) {
+func setupDescopeCookie(m *Middleware, cache *entryCache) {
 	if m.s.ds.name == "" {
 		return
 	}
-	m.dsTokens = newEntryCache(maxCachedBearers)
+	m.dsTokens = cache
 	if !m.s.ds.forward {
 		m.own.extra = []string{m.s.ds.name, m.s.ds.refresh}
 	}

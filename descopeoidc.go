@@ -48,25 +48,26 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 		return nil, fmt.Errorf("descopeoidc %s: invalid configuration: %w", name, err)
 	}
 	m := &Middleware{
-		next:    next,
-		name:    name,
-		s:       s,
-		p:       getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
-		log:     &logger{name: name, level: s.logLevel, json: s.logJSON},
-		bearers: newEntryCache(maxCachedBearers),
-		now:     time.Now,
-		since:   time.Since,
+		next:  next,
+		name:  name,
+		s:     s,
+		p:     getProvider(s.issuer, s.transportKey, s.caFingerprint, s.client, config.AllowInsecureIssuer),
+		log:   &logger{name: name, level: s.logLevel, json: s.logJSON},
+		now:   time.Now,
+		since: time.Since,
 	}
 	reg := registryFor(s)
-	m.sm = newSessionManager(s, m.log, reg, reg.cacheFor(policyKey(config), s.sources.needed))
+	pc := reg.policyFor(policyKey(config), s.sources.needed, s.cacheBytes) // shared by this configuration's instances
+	m.sm = newSessionManager(s, m.log, reg, pc.cache)
+	m.bearers = pc.bearers
 	m.sessions, m.chunkNames = m.sm.cache, m.sm.chunkNames
 	m.sm.mw = m
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.sm.hintNames[0])
 	m.buildVerifiers()
 	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })
-	setupDescopeCookie(m)
+	setupDescopeCookie(m, pc.ds)
 	if s.introspect.on {
-		m.inactive = newEntryCache(maxInactiveCached) // refused opaque tokens, briefly: introspect.go
+		m.inactive = newEntryCache(maxInactiveCached, s.cacheBytes/8) // refused opaque tokens, briefly: introspect.go
 	}
 	reportVersion(m.log)     // once per process: version.go
 	m.met = metricsFor(name) // metrics.go

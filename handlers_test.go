@@ -512,9 +512,10 @@ func TestBearerCacheKeys(t *testing.T) {
 		{"over maxRawKey", "Bearer " + long, cacheKey("Bearer " + long)},
 		{"over maxRawKey, other spelling", "bearer  " + long, cacheKey("Bearer " + long)},
 	}
-	for _, tc := range cases {
+	for n, tc := range cases {
 		cfg := f.config()
 		cfg.AllowBearerTokens = true
+		cfg.CookieName = "bearer-keys-" + strconv.Itoa(n) // a configuration each: instances of one share their bearer cache
 		m, up := newMW(t, f, cfg)
 		for i, want := range []string{testSub, "from-cache"} {
 			r := bearerRequest("")

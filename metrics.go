@@ -38,6 +38,7 @@ const (
 	famStepUp
 	famLogouts
 	famCacheEntries
+	famCacheBytes
 	famCacheEvictions
 	famProviderRequests
 	famProviderDuration
@@ -60,6 +61,7 @@ var metricFamilies = []metricFamily{
 	{"descopeoidc_stepup_challenges_total", "counter", "Requests asked for a stronger or more recent sign-in, by reason."},
 	{"descopeoidc_logouts_total", "counter", "Sessions ended by a logout, by kind."},
 	{"descopeoidc_cache_entries", "gauge", "Entries in the middleware's caches (the most recently built instance of the name)."},
+	{"descopeoidc_cache_bytes", "gauge", "Memory the middleware's caches hold, as they estimate it against cacheMemory (the most recently built instance of the name)."},
 	{"descopeoidc_cache_evictions_total", "counter", "Entries dropped from a full cache to make room, by cache."},
 	{"descopeoidc_provider_requests_total", "counter", "HTTP requests to the identity provider, by endpoint and outcome (all middlewares)."},
 	{"descopeoidc_provider_request_duration_seconds", "histogram", "Time to the provider's response headers, by endpoint (all middlewares)."},
@@ -131,11 +133,12 @@ var cacheNames = []string{"sessions", "bearer_tokens", "ds_tokens", "inactive_to
 type metricSet struct {
 	label string   // middleware="<name>", escaped
 	v     []uint64 // nCounters, atomic
-	// sizes[i] reads the size of cache i (cacheNames) of the name's newest instance, nil when it has none. Functions,
+	// sizes[i] reads the size of cache i (cacheNames) of the name's newest instance, in entries, or in estimated bytes
+	// when asked for bytes; nil when it has none. Functions,
 	// not the caches: with a []*entryCache field here Yaegi v0.16.1 mixed up entry and entryCache (recursive through
 	// replacement) and a refresh panicked with "reflect.Set: value of type *entry is not assignable to type
 	// *entryCache" (TestRefreshSharedByTwoRouters/yaegi); as []any, the type assertion back failed under Traefik.
-	sizes []func() int
+	sizes []func(bytes bool) int64
 }
 
 // maxMetricSets bounds the middleware names with a set of their own; more names share the set "_other".
@@ -161,7 +164,7 @@ func metricsFor(name string) *metricSet {
 		}
 	}
 	ms := &metricSet{label: `middleware="` + labelEscaper.Replace(name) + `"`, v: make([]uint64, nCounters),
-		sizes: make([]func() int, len(cacheNames))}
+		sizes: make([]func(bool) int64, len(cacheNames))}
 	metricSets.m[name] = ms
 	metricSets.names = append(metricSets.names, name)
 	sort.Strings(metricSets.names)
@@ -182,7 +185,7 @@ func watchCaches(ms *metricSet, m *Middleware) {
 	}
 	metricSets.Lock()
 	for i, c := range cs {
-		var size func() int // a typed local first: see YAEGI.md on storing what a function returns
+		var size func(bool) int64 // a typed local first: see YAEGI.md on storing what a function returns
 		if c != nil {
 			size = cacheSize(c)
 		}
@@ -191,11 +194,14 @@ func watchCaches(ms *metricSet, m *Middleware) {
 	metricSets.Unlock()
 }
 
-// cacheSize returns a function that reads how many entries c holds.
-func cacheSize(c *entryCache) func() int {
-	return func() int {
+// cacheSize returns a function that reads how many entries c holds, or the bytes it estimates they hold.
+func cacheSize(c *entryCache) func(bool) int64 {
+	return func(bytes bool) int64 {
 		c.mu.RLock()
-		n := len(c.m)
+		n := int64(len(c.m))
+		if bytes {
+			n = c.bytes
+		}
 		c.mu.RUnlock()
 		return n
 	}
@@ -325,8 +331,8 @@ func writeMetrics(b *strings.Builder) {
 		switch fam {
 		case famBuildInfo:
 			b.WriteString(f.name + `{version="` + labelEscaper.Replace(version) + "\"} 1\n")
-		case famCacheEntries:
-			writeCacheSizes(b, f.name, sets)
+		case famCacheEntries, famCacheBytes:
+			writeCacheSizes(b, f.name, sets, fam == famCacheBytes)
 		case famProviderRequests:
 			writeProviderRequests(b, f.name)
 		case famProviderDuration:
@@ -353,14 +359,14 @@ func writeCounters(b *strings.Builder, fam int, name string, sets []*metricSet) 
 	}
 }
 
-func writeCacheSizes(b *strings.Builder, name string, sets []*metricSet) {
+func writeCacheSizes(b *strings.Builder, name string, sets []*metricSet, bytes bool) {
 	for _, ms := range sets {
 		for i, size := range ms.sizes {
 			if size == nil {
 				continue
 			}
-			n := size()
-			b.WriteString(name + "{" + ms.label + `,cache="` + cacheNames[i] + `"} ` + strconv.Itoa(n) + "\n")
+			n := size(bytes)
+			b.WriteString(name + "{" + ms.label + `,cache="` + cacheNames[i] + `"} ` + strconv.FormatInt(n, 10) + "\n")
 		}
 	}
 }

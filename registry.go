@@ -40,11 +40,15 @@ type subRevocation struct {
 	at, until int64
 }
 
-// policyCache is the entry cache of one configuration (policyKey) and the claims it keeps.
+// policyCache holds the entry caches of one configuration (policyKey), shared by its instances (routers, reloads):
+// its sessions, its verified bearer tokens and Descope session JWTs (a token is verified once per process, whichever
+// router receives it), and the claims it keeps.
 type policyCache struct {
-	key    string
-	cache  *entryCache
-	needed []string
+	key     string
+	cache   *entryCache
+	bearers *entryCache
+	ds      *entryCache
+	needed  []string
 }
 
 const (
@@ -105,23 +109,25 @@ func policyKey(c *Config) string {
 	return digest(string(b))
 }
 
-// cacheFor returns the entry cache of the configuration key, which keeps the claims needed, creating and
-// registering it on first use; the registry's needed claims become the union with needed.
-func (g *sessionRegistry) cacheFor(key string, needed []string) *entryCache {
+// policyFor returns the caches of the configuration key, which keeps the claims needed, creating and registering
+// them on first use (each bounded to maxBytes: cacheMemory); the registry's needed claims become the union with
+// needed.
+func (g *sessionRegistry) policyFor(key string, needed []string, maxBytes int64) *policyCache {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, p := range g.policies {
 		if key != "" && p.key == key {
-			return p.cache
+			return p
 		}
 	}
 	if len(g.policies) >= maxPolicies {
 		g.policies = g.policies[1:]
 	}
-	p := &policyCache{key: key, cache: newEntryCache(maxCachedSessions), needed: needed}
+	p := &policyCache{key: key, cache: newEntryCache(maxCachedEntries, maxBytes),
+		bearers: newEntryCache(maxCachedEntries, maxBytes), ds: newEntryCache(maxCachedEntries, maxBytes), needed: needed}
 	g.policies = append(g.policies, p)
 	g.needed = unionNeeded(g.policies)
-	return p.cache
+	return p
 }
 
 // unionNeeded is the sorted union of what the policies keep: a session sealed by one middleware carries what every

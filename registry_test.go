@@ -166,14 +166,14 @@ func TestSessionKeepsWhatEveryPolicyReads(t *testing.T) {
 // follows the policies that remain.
 func TestRegistryBounds(t *testing.T) {
 	g := newSessionRegistry()
-	first := g.cacheFor("p0", []string{"roles"})
+	first := g.policyFor("p0", []string{"roles"}, defaultCacheMemory).cache
 	for i := 1; i <= maxPolicies; i++ {
-		g.cacheFor("p"+strconv.Itoa(i), []string{"email"})
+		g.policyFor("p"+strconv.Itoa(i), []string{"email"}, defaultCacheMemory)
 	}
 	if n := len(g.caches()); n != maxPolicies {
 		t.Errorf("%d policies, limit %d", n, maxPolicies)
 	}
-	if g.cacheFor("p0", nil) == first {
+	if g.policyFor("p0", nil, defaultCacheMemory).cache == first {
 		t.Error("the oldest policy was not dropped at the bound")
 	}
 	if contains(g.neededClaims(), "roles") {
@@ -221,5 +221,39 @@ func TestSessionMadeBeforeAPolicyGetsItsClaims(t *testing.T) {
 	}
 	if rec := serve(b, withCookies("/", cookie)); rec.Code != http.StatusOK {
 		t.Errorf("the old cookie again, within the grace: status %d", rec.Code)
+	}
+}
+
+// TestBearerTokensVerifiedOncePerConfiguration: a bearer token verified by one router's instance is served from the
+// same cache by another router's instance of the same configuration (Traefik builds one per router, and again on
+// reload), and not by an instance of another configuration, whose policy may differ.
+func TestBearerTokensVerifiedOncePerConfiguration(t *testing.T) {
+	f := newFakeIdP(t)
+	c := f.idClaims("")
+	c["exp"] = f.clock.Now().Unix() + 3600
+	tok := f.mint(c)
+	cfg := f.config()
+	cfg.AllowBearerTokens = true
+	routerA, upA := newMW(t, f, cfg)
+	routerB, upB := newMW(t, f, cfg)
+	r := bearerRequest(tok)
+	if rec := serve(routerA, r); rec.Code != http.StatusOK || upA.last().Get("X-Forwarded-User") != testSub {
+		t.Fatalf("router A: status %d, user %q", rec.Code, upA.last().Get("X-Forwarded-User"))
+	}
+	key := bearerKey(tok)
+	marked := *routerA.bearers.get(key) // what router B serves if it reads router A's verification
+	marked.values = []string{"verified-by-router-a"}
+	marked.names = []string{"X-Forwarded-User"}
+	marked.size = 0
+	routerA.bearers.put(key, &marked, f.clock.Now().Unix())
+	if rec := serve(routerB, bearerRequest(tok)); rec.Code != http.StatusOK || upB.last().Get("X-Forwarded-User") != "verified-by-router-a" {
+		t.Errorf("router B: status %d, user %q: want router A's cached verification", rec.Code, upB.last().Get("X-Forwarded-User"))
+	}
+	other := f.config()
+	other.AllowBearerTokens = true
+	other.RequiredRoles = []string{"admin"}
+	m, _ := newMW(t, f, other)
+	if rec := serve(m, bearerRequest(tok)); rec.Code != http.StatusForbidden {
+		t.Errorf("another configuration (requiredRoles admin): status %d, want its own decision 403", rec.Code)
 	}
 }

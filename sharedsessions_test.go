@@ -17,7 +17,7 @@ func asProcess(t *testing.T, m *Middleware, name string) {
 	t.Helper()
 	g := newSessionRegistry()
 	g.shared = newStoreState(m.s.store, int64(m.s.maxAge/time.Second))
-	c := g.cacheFor("process-"+name, m.s.sources.needed)
+	c := g.policyFor("process-"+name, m.s.sources.needed, defaultCacheMemory).cache
 	m.sm.reg, m.sm.cache, m.sm.states, m.sessions = g, c, g.states, c
 	registries.mu.Lock()
 	registries.m["test-process-"+name+"-"+strconv.FormatInt(time.Now().UnixNano(), 10)] = g // live: its poller runs
