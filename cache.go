@@ -121,11 +121,12 @@ func newEntryCache(max int, maxBytes int64) *entryCache {
 }
 
 // Estimated bytes per cached entry beyond its strings (entryBytes): the entry with its map slot and slice headers,
-// and a session's sessionData with its claims map (per claim: a map slot, the boxed value and its string). Measured
-// with the Go heap, compiled and under Traefik's Yaegi loader: TestEntryBytesEstimate and benchmarks/heap_test.go.
+// and a session's sessionData, whole with its claims map (per claim: a map slot, the boxed value and its string) or
+// thin (thinSession). Measured with the Go heap: TestEntryBytesEstimate.
 const (
 	entryOverhead   = 288
-	sessionOverhead = 240
+	sessionOverhead = 370
+	thinOverhead    = 115
 	claimOverhead   = 96
 )
 
@@ -135,7 +136,9 @@ func entryBytes(key string, e *entry) int64 {
 	for _, v := range e.values {
 		n += 16 + len(v)
 	}
-	if d := e.data; d != nil {
+	if d := e.data; d != nil && d.Thin {
+		n += thinOverhead + len(d.ID) + len(d.Sub) + len(d.Sid)
+	} else if d != nil {
 		n += sessionOverhead + len(d.RefreshToken) + len(d.AccessToken) + len(d.IDToken) + len(d.ID) + len(d.Kept) +
 			claimOverhead*len(d.Claims)
 	}

@@ -5,28 +5,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 )
 
 // TestEntryBytesEstimate: what the session cache counts against cacheMemory (entryBytes) is within a quarter of
 // what cached sessions really hold on the Go heap, for small sessions and for sessions with a Descope-sized (JWT)
-// refresh token, so that cacheMemory is the memory the operator gives the cache. (Under Traefik's Yaegi loader:
-// integration/benchmarks, BenchmarkSessionCacheHeap.)
+// refresh token, as requests cache them (thin: thinSession) and as a refresh or re-issue caches its new session
+// (whole), so that cacheMemory is the memory the operator gives the cache.
 func TestEntryBytesEstimate(t *testing.T) {
 	for _, rtLen := range []int{40, 720} {
-		t.Run(fmt.Sprintf("refresh token %d B", rtLen), func(t *testing.T) {
-			measured, estimated := cachedSessionBytes(t, 20000, rtLen)
-			t.Logf("per session: %d bytes on the heap, %d estimated", measured, estimated)
-			if ratio := float64(estimated) / float64(measured); ratio < 0.75 || ratio > 1.25 {
-				t.Errorf("estimate %d bytes per session, heap %d: off by more than a quarter", estimated, measured)
-			}
-		})
+		for _, whole := range []bool{false, true} {
+			t.Run(fmt.Sprintf("refresh token %d B, whole %v", rtLen, whole), func(t *testing.T) {
+				measured, estimated := cachedSessionBytes(t, 20000, rtLen, whole)
+				t.Logf("per session: %d bytes on the heap, %d estimated", measured, estimated)
+				if ratio := float64(estimated) / float64(measured); ratio < 0.75 || ratio > 1.25 {
+					t.Errorf("estimate %d bytes per session, heap %d: off by more than a quarter", estimated, measured)
+				}
+			})
+		}
 	}
 }
 
-// cachedSessionBytes serves n distinct sessions once each through a middleware and returns the heap they hold per
-// session once cached, and the cache's estimate per session.
-func cachedSessionBytes(t *testing.T, n, rtLen int) (measured, estimated int64) {
+// cachedSessionBytes caches n distinct sessions (served once each through a middleware, or whole: as a refresh
+// caches its new session) and returns the heap they hold per session once cached, and the cache's estimate.
+func cachedSessionBytes(t *testing.T, n, rtLen int, whole bool) (measured, estimated int64) {
 	f := newFakeIdP(t)
 	m, _ := newMW(t, f, f.config())
 	now := m.now().Unix()
@@ -45,6 +48,14 @@ func cachedSessionBytes(t *testing.T, n, rtLen int) (measured, estimated int64) 
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for _, c := range cookies {
+		if whole {
+			d, err := m.sm.openSession(strings.TrimPrefix(c, m.s.cookieName+"="))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.sessions.put(strings.Clone(c), m.newSessionEntry(d, now), now) // a key of its own, as a request's would be
+			continue
+		}
 		r := httptest.NewRequest(http.MethodGet, "https://app.example/x", nil)
 		r.Header.Set("Cookie", c)
 		w := httptest.NewRecorder()

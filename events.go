@@ -51,7 +51,11 @@ func (l *logger) event(r *http.Request, name string, d *sessionData, reason stri
 	}
 	fields := []string{"event", name}
 	if d != nil {
-		fields = append(fields, "sub", claimString(d.Claims, "sub"))
+		sub := sessionClaim(d, "sub")
+		if !d.Thin {
+			sub = claimString(d.Claims, "sub")
+		}
+		fields = append(fields, "sub", sub)
 		if d.ID != "" {
 			fields = append(fields, "session", chainDigest(d.ID))
 		}

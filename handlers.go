@@ -145,8 +145,9 @@ func (m *Middleware) admitSession(w http.ResponseWriter, r *http.Request, key, r
 		m.refuseSession(w, r)
 		return nil
 	}
-	e := m.sm.admit(key, m.newSessionEntry(d, now), now)
-	if e == nil {
+	e := m.newSessionEntry(d, now)
+	m.sm.thinIfReopenable(key, e, d)
+	if e = m.sm.admit(key, e, now); e == nil {
 		m.logf(levelInfo, "session cookie refused: logged out, or replaced by a refresh more than %ds ago", refreshGrace)
 		m.refuseSession(w, r)
 		return nil
@@ -167,8 +168,12 @@ func (m *Middleware) linkSuccessor(key string, e *entry, now int64) *entry {
 	if rep == nil {
 		return e
 	}
+	next := m.adopt(rep, now)
+	if next == nil {
+		return e
+	}
 	old := *e
-	old.next = m.adopt(rep, now)
+	old.next = next
 	m.sm.replaceIf(key, e, &old) // when another request linked it first, this request still continues as rep
 	return &old
 }
@@ -265,7 +270,11 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 	if m.sessions.get(key) != e {
 		return // another request re-issued it already (or it is not cached: an old generation in its grace)
 	}
-	d := *e.data
+	full := m.sm.session(key, e)
+	if full == nil {
+		return
+	}
+	d := *full
 	d.Seen = now
 	cookie, err := m.sm.sealSession(&d)
 	if err != nil {
@@ -273,6 +282,7 @@ func (m *Middleware) touch(w http.ResponseWriter, r *http.Request, key string, e
 		return
 	}
 	rep := &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, e: m.newSessionEntry(&d, now), cache: m.sessions}
+	m.sm.thinIfReopenable(rep.key, rep.e, &d)
 	old := *e
 	old.next = rep
 	if !m.sm.replaceIf(key, e, &old) {

@@ -48,7 +48,7 @@ func refreshPoint(issued, expiry, margin int64) int64 {
 // refresh renews the session's tokens. It returns the entry to continue with, or nil when it has already answered
 // the request.
 func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) *entry {
-	if e.claimsDue && e.data.RefreshToken == "" { // claims missing and nothing to refresh with: a new sign-in
+	if e.claimsDue && !m.canRefresh(key, e) { // claims missing and nothing to refresh with: a new sign-in
 		m.unauthenticated(w, r)
 		return nil
 	}
@@ -63,7 +63,12 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		}
 		return nil
 	}
-	f := m.sm.beginRefresh(key, e, now)
+	d := m.sm.session(key, e) // the refresh token and claims, from the cookie for a thin entry
+	if d == nil {
+		m.refuseSession(w, r)
+		return nil
+	}
+	f := m.sm.beginRefresh(key, e, d, now)
 	if f == nil {
 		if valid {
 			return e
@@ -78,14 +83,21 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 	return m.refreshed(w, r, f, e)
 }
 
+// canRefresh reports whether e's session holds a refresh token.
+func (m *Middleware) canRefresh(key string, e *entry) bool {
+	d := m.sm.session(key, e)
+	return d != nil && d.RefreshToken != ""
+}
+
 // refreshed answers a request whose tokens (those of e) had expired with the outcome of the refresh it waited for,
 // which another middleware instance may have led (adopt).
 func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refreshFlight, e *entry) *entry {
 	now := m.now().Unix()
 	if f.err == nil && m.sm.handOut(f.rep.e.data, now) {
-		rep := m.adopt(f.rep, now)
-		m.writeReplacement(w, r, rep)
-		return rep.e
+		if rep := m.adopt(f.rep, now); rep != nil {
+			m.writeReplacement(w, r, rep)
+			return rep.e
+		}
 	}
 	if f.err == nil || refusedGrant(f.err) || errors.Is(f.err, errRefreshedToken) || errors.Is(f.err, errSessionEnded) {
 		m.refuseSession(w, r)
@@ -99,7 +111,8 @@ func (m *Middleware) refreshed(w http.ResponseWriter, r *http.Request, f *refres
 }
 
 // adopt returns rep as this middleware serves it: rep itself when this middleware's policy derived it, else the same
-// cookie with the entry this policy derives from its session (headers, rules, step-up of its own), cached here.
+// cookie with the entry this policy derives from its session (headers, rules, step-up of its own), cached here. nil
+// when the session cannot be read whole (never expected: see sessionManager.session).
 func (m *Middleware) adopt(rep *replacement, now int64) *replacement {
 	if rep.cache == m.sessions {
 		return rep
@@ -107,7 +120,12 @@ func (m *Middleware) adopt(rep *replacement, now int64) *replacement {
 	if e := m.sessions.get(rep.key); e != nil {
 		return &replacement{key: rep.key, cookie: rep.cookie, hint: rep.hint, e: e, cache: m.sessions}
 	}
-	own := &replacement{key: rep.key, cookie: rep.cookie, hint: rep.hint, e: m.newSessionEntry(rep.e.data, now), cache: m.sessions}
+	d := m.sm.session(rep.key, rep.e) // whole: this policy derives its entry from the claims
+	if d == nil {
+		return nil
+	}
+	own := &replacement{key: rep.key, cookie: rep.cookie, hint: rep.hint, e: m.newSessionEntry(d, now), cache: m.sessions}
+	m.sm.thinIfReopenable(rep.key, own.e, d)
 	if e := m.sm.admit(rep.key, own.e, now); e != nil {
 		own.e = e
 	}
@@ -161,7 +179,9 @@ func (m *Middleware) doRefresh(ctx context.Context, e *entry) (*replacement, err
 	if err != nil {
 		return nil, err
 	}
-	return &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix()), cache: m.sessions}, nil
+	rep := &replacement{key: m.sm.sessionKey(cookie), cookie: cookie, hint: hint, e: m.newSessionEntry(&d, now.Unix()), cache: m.sessions}
+	m.sm.thinIfReopenable(rep.key, rep.e, &d) // cached and kept by the registry: the cookie holds the rest
+	return rep, nil
 }
 
 // writeReplacement hands a refreshed or re-issued session to the browser: its cookie, and its logout cookie when

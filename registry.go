@@ -222,17 +222,14 @@ func (g *sessionRegistry) revoke(sid, sub string, now, until int64) int {
 // revokes reports whether a logout of sid (or, sid "", of every session of sub made by now) covers d.
 func revokes(sid, sub string, now int64, d *sessionData) bool {
 	if sid != "" {
-		got, _ := d.Claims["sid"].(string)
-		return got == sid
+		return sessionClaim(d, "sid") == sid
 	}
-	got, _ := d.Claims["sub"].(string)
-	return got == sub && d.Created <= now
+	return sessionClaim(d, "sub") == sub && d.Created <= now
 }
 
 // revoked reports whether a provider-initiated logout covers d.
 func (g *sessionRegistry) revoked(d *sessionData) bool {
-	sid, _ := d.Claims["sid"].(string)
-	sub, _ := d.Claims["sub"].(string)
+	sid, sub := sessionClaim(d, "sid"), sessionClaim(d, "sub")
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.revokedSids[sid]; ok && sid != "" {

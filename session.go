@@ -95,6 +95,39 @@ type sessionData struct {
 	// Kept names the claims the session was collected for (the registry's union when it was sealed, claims.go): a
 	// middleware that reads others has the session refreshed first. "" in cookies sealed before it existed.
 	Kept string `json:"k,omitempty"`
+	// A thin session (thinSession) is what the cache keeps of a session it can reopen from its cookie: no claims and
+	// no tokens, only the subject and session ID that events and provider-initiated logouts match. Never sealed.
+	Thin bool   `json:"-"`
+	Sub  string `json:"-"`
+	Sid  string `json:"-"`
+}
+
+// thinSession is d as the session cache keeps it when the entry's key is the cookie itself (sessionKey of a value up
+// to maxRawKey): the chain, generation and times every request may read, the subject and session ID. The claims
+// and the refresh and access tokens (a Descope refresh token alone is ~720 bytes) are read again from the cookie
+// when a refresh, an idle re-issue or the session endpoint needs them (sessionManager.session): a cached session
+// costs a third of the memory (TestEntryBytesEstimate) and the cookie stays the only copy of its tokens.
+func thinSession(d *sessionData) *sessionData {
+	t := &sessionData{Expiry: d.Expiry, Issued: d.Issued, Created: d.Created, Seen: d.Seen, ID: d.ID, Gen: d.Gen,
+		Thin: true}
+	t.Sub, _ = d.Claims["sub"].(string)
+	t.Sid, _ = d.Claims["sid"].(string)
+	return t
+}
+
+// sessionClaim is the string claim name ("sub" or "sid") of d, thin or not.
+func sessionClaim(d *sessionData, name string) string {
+	if !d.Thin {
+		v, _ := d.Claims[name].(string)
+		return v
+	}
+	if name == "sub" {
+		return d.Sub
+	}
+	if name == "sid" {
+		return d.Sid
+	}
+	return ""
 }
 
 // stateData is what a login-attempt cookie holds.

@@ -350,3 +350,44 @@ func TestStateCookie(t *testing.T) {
 		})
 	}
 }
+
+// TestThinSessionReadsItsCookieWhenNeeded: a session a request caches from its cookie keeps no claims and no tokens
+// in the cache (thinSession), only what the hot path and logouts read; what needs more reads the cookie again: the
+// refresh sends the session's own refresh token (the exact grant the provider receives), the new session keeps the
+// claims, and the session endpoint reports them.
+func TestThinSessionReadsItsCookieWhenNeeded(t *testing.T) {
+	f, m, up, b := loggedIn(t, func(c *Config) { c.SessionInfoPath = "/oauth2/session" })
+	want := b.session()
+	raw, err := m.sm.readSessionCookie(b.request(http.MethodGet, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := m.sm.sessionKey(raw)
+	m.sessions.remove(key) // as after a restart: the next request opens the cookie
+	if rec := b.get("/"); rec.Code != http.StatusOK || up.last().Get("X-Forwarded-User") != testSub {
+		t.Fatalf("status %d, user %q", rec.Code, up.last().Get("X-Forwarded-User"))
+	}
+	e := m.sessions.get(key)
+	if e == nil || !e.data.Thin || e.data.Claims != nil || e.data.RefreshToken != "" || e.data.Sub != testSub ||
+		e.data.ID != want.ID || e.data.Expiry != want.Expiry {
+		t.Fatalf("cached session %+v, want the thin form of %+v", e.data, want)
+	}
+	if rec := b.get("/oauth2/session"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"sub":"`+testSub+`"`) {
+		t.Errorf("session endpoint: status %d, body %s", rec.Code, rec.Body.String())
+	}
+
+	before := len(f.tokenRequests())
+	f.clock.Advance(250 * time.Second) // past the refresh point
+	b.get("/")
+	settleRefreshes(t, m)
+	grants := f.tokenRequests()[before:]
+	if len(grants) != 1 || grants[0].Form.Get("grant_type") != "refresh_token" || grants[0].Form.Get("refresh_token") != want.RefreshToken {
+		t.Fatalf("token requests %+v, want one refresh grant with the session's refresh token", grants)
+	}
+	if rec := b.get("/"); rec.Code != http.StatusOK || up.last().Get("X-Forwarded-User") != testSub {
+		t.Fatalf("after the refresh: status %d, user %q", rec.Code, up.last().Get("X-Forwarded-User"))
+	}
+	if got := b.session(); got.ID != want.ID || got.Gen != want.Gen+1 || got.Claims["sub"] != testSub {
+		t.Errorf("refreshed session %+v: want chain %s, generation %d, the claims kept", got, want.ID, want.Gen+1)
+	}
+}

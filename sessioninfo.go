@@ -51,8 +51,12 @@ func (m *Middleware) handleSessionInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := m.now().Unix()
-	e := m.currentSession(r, now)
-	if e == nil {
+	e, key := m.currentSession(r, now)
+	var d *sessionData
+	if e != nil {
+		d = m.sm.session(key, e) // the claims, from the cookie for a thin entry
+	}
+	if d == nil {
 		writeJSONBody(w, http.StatusUnauthorized, map[string]any{"authenticated": false, "error": "unauthorized",
 			"login_url": m.sessionLoginURL(r)})
 		return
@@ -62,7 +66,7 @@ func (m *Middleware) handleSessionInfo(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusForbidden, "forbidden")
 		return
 	}
-	body := map[string]any{"authenticated": true, "claims": m.forwardedClaims(e.data.Claims),
+	body := map[string]any{"authenticated": true, "claims": m.forwardedClaims(d.Claims),
 		"expires_at": e.endAt, "expires_in": e.endAt - now}
 	if e.authDeadline != 0 {
 		body["reauthenticate_at"] = e.authDeadline
@@ -87,22 +91,23 @@ func sameOrigin(r *http.Request) bool {
 
 // currentSession is the session r's cookie holds, as serveSession would judge it now, without changing anything:
 // nil when there is none, it is unreadable, its chain refuses it (logged out, or replaced beyond refreshGrace), or
-// it has ended. A cookie a refresh replaced within refreshGrace reports its newest successor.
-func (m *Middleware) currentSession(r *http.Request, now int64) *entry {
+// it has ended. A cookie a refresh replaced within refreshGrace reports its newest successor. With the entry, its key.
+func (m *Middleware) currentSession(r *http.Request, now int64) (*entry, string) {
 	raw, err := m.sm.readSessionCookie(r)
 	if err != nil {
-		return nil
+		return nil, ""
 	}
-	e := m.sessions.get(m.sm.sessionKey(raw))
+	key := m.sm.sessionKey(raw)
+	e := m.sessions.get(key)
 	if e == nil {
 		d, err := m.sm.openSession(raw)
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		e = m.newSessionEntry(d, now)
 	}
 	if m.sm.reg.superseded(e.data, now) {
-		return nil
+		return nil, ""
 	}
 	for i := 0; i < maxChainHops; i++ { // a refresh's successor, here or sealed by another instance (registry)
 		next := e.next
@@ -112,12 +117,12 @@ func (m *Middleware) currentSession(r *http.Request, now int64) *entry {
 		if next == nil {
 			break
 		}
-		e = next.e
+		e, key = next.e, next.key
 	}
 	if now >= e.endAt {
-		return nil
+		return nil, ""
 	}
-	return e
+	return e, key
 }
 
 // forwardedClaims are the claims the identity headers carry, keyed by claim path ("a.b" for a nested claim).

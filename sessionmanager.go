@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,13 +54,18 @@ func newSessionManager(s *settings, log *logger, reg *sessionRegistry, cache *en
 // starts one in a goroutine of its
 // own (bounded by httpTimeout) with e cached as pending meanwhile. It returns nil when maxRefreshes are in flight
 // already: a provider that hangs must not pile up goroutines without bound.
-func (sm *sessionManager) beginRefresh(key string, e *entry, now int64) *refreshFlight {
+//
+// d is e's session whole (session): the refresh reads its tokens and claims, the cache keeps what it kept.
+func (sm *sessionManager) beginRefresh(key string, e *entry, d *sessionData, now int64) *refreshFlight {
 	f, leader := sm.reg.joinRefresh(e.data.ID, maxRefreshes)
 	if f != nil && leader {
 		pending := sm.pendingRefresh(key, e, now)
+		full := new(entry)
+		*full = *e
+		full.data = d
 		// A func literal, not `go sm.runRefresh(...)`: Yaegi makes a method value for a go or defer statement and
 		// builds its reflect type lazily, racily when many requests start refreshes at once (YAEGI.md).
-		go func() { sm.runRefresh(key, e, pending, f) }()
+		go func() { sm.runRefresh(key, full, pending, f) }()
 	}
 	return f
 }
@@ -90,6 +96,31 @@ func (sm *sessionManager) sessionKey(raw string) string {
 		return sm.nameEq + raw
 	}
 	return cacheKey(raw)
+}
+
+// session returns e's session whole: e.data, or for a thin entry the session opened again from key, the cookie it
+// was cached for (thinSession). nil when that fails, which it cannot unless the key is not such a cookie.
+func (sm *sessionManager) session(key string, e *entry) *sessionData {
+	if !e.data.Thin {
+		return e.data
+	}
+	if !strings.HasPrefix(key, sm.nameEq) {
+		sm.log.logf(levelError, "a thin session entry under a key that is not its cookie")
+		return nil
+	}
+	d, err := sm.openSession(key[len(sm.nameEq):])
+	if err != nil {
+		sm.log.logf(levelError, "reopening a cached session: %v", err)
+		return nil
+	}
+	return d
+}
+
+// thinIfReopenable makes e (not yet cached) keep the thin form of d when key is d's cookie itself.
+func (sm *sessionManager) thinIfReopenable(key string, e *entry, d *sessionData) {
+	if strings.HasPrefix(key, sm.nameEq) && len(key)-len(sm.nameEq) <= maxRawKey {
+		e.data = thinSession(d)
+	}
 }
 
 // chainUntil is when every cookie of d's chain is past sessionMaxAge.
@@ -146,6 +177,7 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 // path.
 func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refreshFlight, now int64) {
 	old := *e
+	old.data = pending.data // e holds the session whole (beginRefresh); the cache keeps its own form of it
 	switch {
 	case f.err == nil:
 		count(sm.met, mRefreshOK)
