@@ -252,13 +252,14 @@ func (c *entryCache) putNew(key string, e *entry, now int64) *entry {
 	return e
 }
 
-// dropMatching removes the session entries whose data match and returns their chains.
-func (c *entryCache) dropMatching(match func(d *sessionData) bool) []string {
+// dropRevoked removes the session entries a provider-initiated logout of sid (or of sub's sessions made by now)
+// covers (revokes) and returns their chains.
+func (c *entryCache) dropRevoked(sid, sub string, now int64) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ids []string
 	for k, e := range c.m {
-		if e.data != nil && match(e.data) {
+		if e.data != nil && revokes(sid, sub, now, e.data) {
 			c.drop(k)
 			ids = append(ids, e.data.ID)
 		}

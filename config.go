@@ -237,19 +237,20 @@ func expandEnv(key, value string) (string, error) {
 	if !strings.Contains(value, "${") {
 		return value, nil
 	}
-	var missing string
-	out := envRef.ReplaceAllStringFunc(value, func(ref string) string {
-		name := ref[2 : len(ref)-1]
+	var out strings.Builder
+	last := 0
+	for _, ref := range envRef.FindAllStringSubmatchIndex(value, -1) { // no func literal: yaegilint_test.go
+		name := value[ref[2]:ref[3]]
 		v, ok := os.LookupEnv(name)
-		if !ok && missing == "" {
-			missing = name
+		if !ok {
+			return "", fmt.Errorf("%s: environment variable %s is not set", key, name)
 		}
-		return v
-	})
-	if missing != "" {
-		return "", fmt.Errorf("%s: environment variable %s is not set", key, missing)
+		out.WriteString(value[last:ref[0]])
+		out.WriteString(v)
+		last = ref[1]
 	}
-	return out, nil
+	out.WriteString(value[last:])
+	return out.String(), nil
 }
 
 func expandConfigEnv(c *Config) error {

@@ -43,6 +43,7 @@ type Middleware struct {
 // New validates the configuration and builds the middleware. It does no network I/O and starts no goroutine:
 // Traefik calls it for every router and on every configuration reload.
 func New(_ context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
+	warmMethods() // once per process, before any request: warm.go
 	s, err := newSettings(config)
 	if err != nil {
 		return nil, fmt.Errorf("descopeoidc %s: invalid configuration: %w", name, err)
@@ -64,7 +65,8 @@ func New(_ context.Context, next http.Handler, config *Config, name string) (htt
 	m.sm.mw = m
 	m.own = newOwnCookies(s.cookieName, s.statePrefix, m.sm.hintNames[0])
 	m.buildVerifiers()
-	m.tc = newTokenClient(s, m.p, func() time.Time { return m.now() })
+	m.tc = newTokenClient(s, m.p)
+	m.tc.now = func() time.Time { return m.now() } // the middleware's clock, as tests set it
 	setupDescopeCookie(m, pc.ds)
 	if s.introspect.on {
 		m.inactive = newEntryCache(maxInactiveCached, s.cacheBytes/8) // refused opaque tokens, briefly: introspect.go

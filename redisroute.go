@@ -23,17 +23,25 @@ func (cl *redisClient) route(key string) (string, error) {
 	case "standalone":
 		return cl.o.addrs[0], nil
 	case "sentinel":
-		return cl.routed(func() string { return cl.master }, "redis: sentinel names no master for "+cl.o.masterName)
+		return cl.routed(-1, "redis: sentinel names no master for "+cl.o.masterName)
 	}
 	slot := redisKeySlot(key)
-	return cl.routed(func() string { return cl.slotNode(slot) }, "redis: no cluster node serves slot "+strconv.Itoa(slot))
+	return cl.routed(slot, "redis: no cluster node serves slot "+strconv.Itoa(slot))
 }
 
-// routed returns what lookup finds (under cl.mu), after a topology reload when it is stale. When the reload fails
-// the last known address is still used: the command then fails or succeeds on its own.
-func (cl *redisClient) routed(lookup func() string, missing string) (string, error) {
+// lookup is the address for slot (-1: Sentinel's master), with cl.mu held; "" when unknown.
+func (cl *redisClient) lookup(slot int) string {
+	if slot < 0 {
+		return cl.master
+	}
+	return cl.slotNode(slot)
+}
+
+// routed returns what lookup finds, after a topology reload when it is stale. When the reload fails the last known
+// address is still used: the command then fails or succeeds on its own.
+func (cl *redisClient) routed(slot int, missing string) (string, error) {
 	cl.mu.Lock()
-	addr := lookup()
+	addr := cl.lookup(slot)
 	if cl.o.mode == "sentinel" && time.Since(cl.loadedAt) > redisSentinelRecheck {
 		cl.stale = true // a switchover moves the master without an error from the old one until it is demoted
 	}
@@ -44,7 +52,7 @@ func (cl *redisClient) routed(lookup func() string, missing string) (string, err
 	}
 	err := cl.refresh(addr == "")
 	cl.mu.Lock()
-	addr = lookup()
+	addr = cl.lookup(slot)
 	cl.mu.Unlock()
 	if addr != "" {
 		return addr, nil

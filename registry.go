@@ -211,7 +211,7 @@ func (g *sessionRegistry) revoke(sid, sub string, now, until int64) int {
 	g.mu.Unlock()
 	var ended []string
 	for _, c := range g.caches() {
-		ended = append(ended, c.dropMatching(func(d *sessionData) bool { return revokes(sid, sub, now, d) })...)
+		ended = append(ended, c.dropRevoked(sid, sub, now)...)
 	}
 	for _, id := range ended {
 		g.end(id, until, now)

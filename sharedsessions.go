@@ -256,5 +256,7 @@ func (sm *sessionManager) peerRefresh(ctx context.Context, key, v string) (*repl
 	if err != nil {
 		return nil, errPeerRefresh
 	}
-	return &replacement{key: sm.sessionKey(cookie), cookie: cookie, e: sm.mw.newSessionEntry(d, sm.mw.now().Unix()), cache: sm.cache}, nil
+	rep := &replacement{key: sm.sessionKey(cookie), cookie: cookie, e: sm.mw.newSessionEntry(d, sm.mw.now().Unix()), cache: sm.cache}
+	sm.thinIfReopenable(rep.key, rep.e, d)
+	return rep, nil
 }

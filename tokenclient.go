@@ -33,11 +33,11 @@ type tokenClient struct {
 	now              func() time.Time
 }
 
-// newTokenClient derives the token client from the settings. now is the middleware's clock.
-func newTokenClient(s *settings, p *provider, now func() time.Time) *tokenClient {
+// newTokenClient derives the token client from the settings, on the system clock (New gives it the middleware's).
+func newTokenClient(s *settings, p *provider) *tokenClient {
 	tc := &tokenClient{p: p, http: s.client, clientID: s.clientID, clientSecret: s.clientSecret,
 		authMethod: s.authMethod, assertionAlg: s.assertionAlg, assertionKID: s.assertionKID,
-		introspectionURL: s.introspect.url, now: now}
+		introspectionURL: s.introspect.url, now: time.Now}
 	tc.assertionKey = s.assertionKey // on its own: an `any` copied inside a composite literal is a Yaegi hazard
 	return tc
 }

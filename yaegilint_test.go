@@ -83,10 +83,97 @@ func methodValues(f *ast.File, info *types.Info) []token.Pos {
 	return found
 }
 
+// funcLitArguments returns the func literals passed as call arguments (`c.dropRevoked(func(d *sessionData) bool
+// {...})`): Yaegi wraps each with reflect when the call is made (genFuncValue), with the same unlocked first build of
+// its type as a method value.
+func funcLitArguments(f *ast.File) []token.Pos {
+	var found []token.Pos
+	ast.Inspect(f, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok {
+			for _, a := range c.Args {
+				if _, ok := a.(*ast.FuncLit); ok {
+					found = append(found, a.Pos())
+				}
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// TestWarmListsEveryMethod: warm.go evaluates every method of every type of the package (so that Yaegi's type cache
+// is filled before requests run), and nothing else.
+func TestWarmListsEveryMethod(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var parsed []*ast.File
+	var warm *ast.File
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, f)
+		if name == "warm.go" {
+			warm = f
+		}
+	}
+	if warm == nil {
+		t.Fatal("no warm.go")
+	}
+	info := typeInfo(fset, parsed)
+	listed := map[string]bool{}
+	for _, pos := range methodValues(warm, info) {
+		for se, sel := range info.Selections {
+			if se.Pos() == pos {
+				listed[recvName(sel.Recv())+"."+sel.Obj().Name()] = true
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, f := range parsed {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil {
+				want[recvName(info.Types[fd.Recv.List[0].Type].Type)+"."+fd.Name.Name] = true
+			}
+		}
+	}
+	for m := range want {
+		if !listed[m] {
+			t.Errorf("warm.go does not evaluate %s", m)
+		}
+	}
+	for m := range listed {
+		if !want[m] {
+			t.Errorf("warm.go evaluates %s, which is not a method of the package", m)
+		}
+	}
+	if len(want) < 200 {
+		t.Errorf("%d methods found, want the package's", len(want))
+	}
+}
+
+// recvName is a receiver type's name without its pointer.
+func recvName(t types.Type) string {
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if n, ok := t.(*types.Named); ok {
+		return n.Obj().Name()
+	}
+	return t.String()
+}
+
 // typeInfo type-checks files well enough to resolve selectors (import errors, e.g. of the vendored jwt, are ignored:
 // their selectors stay unresolved, the package's own are what matter).
 func typeInfo(fset *token.FileSet, files []*ast.File) *types.Info {
-	info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}}
+	info := &types.Info{Selections: map[*ast.SelectorExpr]*types.Selection{}, Types: map[ast.Expr]types.TypeAndValue{}}
 	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil), Error: func(error) {}}
 	_, _ = conf.Check("descopeoidc", fset, files, info)
 	return info
@@ -111,6 +198,12 @@ func TestNoYaegiHazardsInSource(t *testing.T) {
 	}
 	info := typeInfo(fset, parsed)
 	for _, f := range parsed {
+		if fset.Position(f.Pos()).Filename == "warm.go" {
+			continue // builds every method's wrapper once, on purpose, before any request
+		}
+		for _, pos := range funcLitArguments(f) {
+			t.Errorf("%s: a func literal passed as an argument is wrapped with reflect on every call under Yaegi, racing on its type cache: pass data", fset.Position(pos))
+		}
 		for _, pos := range methodValues(f, info) {
 			t.Errorf("%s: a method value is wrapped with reflect on every evaluation under Yaegi, racing on its type cache: pass data, not the method", fset.Position(pos))
 		}
