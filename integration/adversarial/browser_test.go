@@ -5,13 +5,7 @@ package adversarial
 
 import (
 	"bufio"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +23,7 @@ import (
 
 	"github.com/traefik-descope/descopeoidc/integration/badidp"
 	"github.com/traefik-descope/descopeoidc/integration/harness"
+	"github.com/traefik-descope/descopeoidc/integration/sessionseal"
 )
 
 const (
@@ -545,44 +540,18 @@ func idTokenParts(tok string) []string {
 	return append(strings.Split(tok, "."), tok)
 }
 
-// --- the state cookie format, reproduced with the test's knowledge of the session secret ---
+// --- the state cookie format, with the test's knowledge of the session secret (sessionseal) ---
 
-func stateAEAD() cipher.AEAD {
-	mac := hmac.New(sha256.New, []byte(sessionSecret))
-	mac.Write([]byte("descopeoidc/v1/state"))
-	block, err := aes.NewCipher(mac.Sum(nil))
-	if err != nil {
-		panic(err)
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	return gcm
-}
-
-// stateAAD is the GCM additional data of idp's login cookies: purpose, issuer and client.
-func stateAAD(idp *badidp.Server) []byte {
-	return []byte("state|" + idp.Issuer() + "|" + badidp.ClientID)
+func stateSealer(idp *badidp.Server) *sessionseal.Sealer {
+	return sessionseal.New(sessionSecret, "state", idp.Issuer(), badidp.ClientID)
 }
 
 func openState(idp *badidp.Server, value string) ([]byte, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil {
-		return nil, err
-	}
-	a := stateAEAD()
-	if len(raw) < a.NonceSize() {
-		return nil, fmt.Errorf("short")
-	}
-	return a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], stateAAD(idp))
+	return stateSealer(idp).Open(value)
 }
 
 func sealState(idp *badidp.Server, plaintext []byte) string {
-	a := stateAEAD()
-	nonce := make([]byte, a.NonceSize())
-	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, plaintext, stateAAD(idp)))
+	return stateSealer(idp).Seal(plaintext)
 }
 
 func stateCookieName(state string) string {

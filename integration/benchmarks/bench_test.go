@@ -98,42 +98,6 @@ func BenchmarkBearerCached(b *testing.B) {
 	}
 }
 
-// BenchmarkBearerFirstSight is the first request with a token: parse, claim checks and the RS256 signature check
-// (discovery and JWKS are cached at package level). Each iteration gets a new middleware instance, built with the
-// timer stopped, so that its token cache is empty.
-func BenchmarkBearerFirstSight(b *testing.B) {
-	f := mustFixture(b)
-	cfg := f.config(map[string]any{"allowBearerTokens": true})
-	for _, tg := range f.targets {
-		for _, c := range f.tokens {
-			b.Run(tg.Name()+"/"+c.label, func(b *testing.B) {
-				base, hdr := baseRequest(c)
-				h, err := tg.Build(cfg, noop, "bench")
-				if err != nil {
-					b.Fatal(err)
-				}
-				h.ServeHTTP(httptest.NewRecorder(), request(base, hdr)) // provider metadata and keys into the shared cache
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					h, err := tg.Build(cfg, noop, "bench")
-					if err != nil {
-						b.Fatal(err)
-					}
-					rec := httptest.NewRecorder()
-					req := request(base, hdr)
-					b.StartTimer()
-					h.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
-						b.Fatalf("status %d", rec.Code)
-					}
-				}
-			})
-		}
-	}
-}
-
 // TestSetup checks what the benchmarks rely on, under both targets: every credential authenticates, the upstream
 // sees the user and not the session cookie, and the sizes are the advertised ones.
 func TestSetup(t *testing.T) {
