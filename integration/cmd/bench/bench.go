@@ -46,6 +46,12 @@ type row struct {
 	runs    []runResult
 	traefik *stack.Traefik // nil: the main Traefik
 	peerPID int            // another process whose CPU counts (oauth2-proxy)
+	// Many-user rows (many.go): wrk runs script with scriptArgs; creds are the credentials it sends round-robin, in
+	// credHeader after credPrefix.
+	script                 string
+	scriptArgs             []string
+	creds                  []string
+	credHeader, credPrefix string
 }
 
 type runResult struct {
@@ -86,8 +92,9 @@ type bench struct {
 	reloadsDone          int
 	reloadTime           time.Duration
 	peerNote             string
-	peerAddr             string // oauth2-proxy's address, reserved before Traefik starts (BENCH_OAUTH2_PROXY)
-	redisAddr            string // the redis-server of the cookie-redis row (BENCH_REDIS_ADDR)
+	peerAddr             string       // oauth2-proxy's address, reserved before Traefik starts (BENCH_OAUTH2_PROXY)
+	redisAddr            string       // the redis-server of the cookie-redis row (BENCH_REDIS_ADDR)
+	cold                 []coldResult // many.go
 	started              time.Time
 	results              *strings.Builder
 }
@@ -137,6 +144,9 @@ func (b *bench) run() error {
 		return err
 	}
 	if err := b.setupRows(users); err != nil {
+		return err
+	}
+	if err := b.coldPhase(); err != nil {
 		return err
 	}
 	if err := b.memoryPhase(); err != nil {
@@ -341,6 +351,9 @@ func (b *bench) setupRows(users []devidp.User) error {
 	if err := bearerRow("bearer-metrics", "/bearer-metrics/", demo, false); err != nil { // metrics on
 		return err
 	}
+	if err := b.setupManyRows(demo); err != nil {
+		return err
+	}
 	// Controls: plain Traefik carrying exactly the request headers of a plugin row plus the identity headers the
 	// plugin forwards (X-Forwarded-User, and X-Forwarded-Name where the row sends one), so that "row minus control"
 	// is the plugin's own cost and "row / control" its own share of the throughput: a 1.1 KB Authorization header
@@ -454,7 +467,8 @@ func (b *bench) measure(r *row, d time.Duration) (runResult, error) {
 	if err != nil {
 		return runResult{}, err
 	}
-	w, err := runWrk(b.ctx, wrkOptions{threads: b.s.threads, conns: b.s.conns, duration: d, timeout: 10 * time.Second, headers: r.headers}, b.rowURL(r))
+	w, err := runWrk(b.ctx, wrkOptions{threads: b.s.threads, conns: b.s.conns, duration: d, timeout: 10 * time.Second, headers: r.headers,
+		script: r.script, scriptArgs: r.scriptArgs}, b.rowURL(r))
 	if err != nil {
 		return runResult{}, fmt.Errorf("row %s: %v", r.name, err)
 	}

@@ -15,6 +15,7 @@ type memProc struct {
 	dir          string   // under bench/rss
 	rows         []string // rows of the main configuration to load (same path and headers)
 	idle, loaded memSample
+	many         *memSample // descopeoidc: after the cookie-n100k row's sessions, each sent once (many.go)
 }
 
 // memoryPhase compares RSS of Traefik without plugins, with only the pass-through plugin (the Yaegi floor) and with
@@ -63,6 +64,11 @@ func (b *bench) memoryPhase() error {
 			return err
 		}
 		b.logf("  RSS idle %.1f MiB, after load %.1f MiB; live heap %.1f MiB", kib(p.idle.rssKiB), kib(p.loaded.rssKiB), mib(p.loaded.heapBytes))
+		if p.dir == "descopeoidc" {
+			if err := b.manySessionsSample(p, t); err != nil {
+				return err
+			}
+		}
 		if err := t.Stop(); err != nil {
 			return err
 		}

@@ -30,28 +30,9 @@ func (b *bench) reloadTest() error {
 	}
 	b.reloadSamples = append(b.reloadSamples, before)
 	start := time.Now()
-	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for i := 1; i <= b.s.reloads; i++ {
-		path := fmt.Sprintf("/reload/%d", i)
-		content := strings.Replace(string(tmpl), reloadMarker, "Path(`"+path+"`)", 1)
-		if err := b.main.WriteDynamic([]byte(content)); err != nil {
-			return err
-		}
-		if err := waitRouter(b.main, "reload@file", path, 30*time.Second); err != nil {
+		if err := b.reloadOnce(fmt.Sprintf("/reload/%d", i)); err != nil {
 			return fmt.Errorf("reload %d: %v", i, err)
-		}
-		// The new routers are live once the marker's new path answers; then every probe row through the new instances.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			b.up.reset(expectation{nameLen: -1})
-			status, _, err := get(c, b.main.WebURL+path, nil)
-			if err == nil && status == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("reload %d: %s does not answer (status %d, %v)", i, path, status, err)
-			}
-			time.Sleep(10 * time.Millisecond)
 		}
 		for _, r := range probe {
 			if err := b.check(r); err != nil {
@@ -75,6 +56,35 @@ func (b *bench) reloadTest() error {
 	}
 	b.reloadSamples = append(b.reloadSamples, after)
 	return nil
+}
+
+// reloadOnce rewrites dynamic.yml with the marker router on path (Traefik rebuilds every router and calls the
+// plugin's New again for each) and waits until the new routers answer.
+func (b *bench) reloadOnce(path string) error {
+	tmpl, err := os.ReadFile(filepath.Join(benchDir(), "dynamic.yml"))
+	if err != nil {
+		return err
+	}
+	content := strings.Replace(string(tmpl), reloadMarker, "Path(`"+path+"`)", 1)
+	if err := b.main.WriteDynamic([]byte(content)); err != nil {
+		return err
+	}
+	if err := waitRouter(b.main, "reload@file", path, 30*time.Second); err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.up.reset(expectation{nameLen: -1})
+		status, _, err := get(c, b.main.WebURL+path, nil)
+		if err == nil && status == http.StatusOK {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not answer (status %d, %v)", path, status, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // probeRows are the plugin rows that exist (one cookie and one bearer row at least, when selected).

@@ -163,6 +163,7 @@ func (b *bench) verdicts() []verdict {
 		skip("bearer throughput", "row not run")
 	}
 	out = append(out, b.bigClaimsVerdicts(plainRow)...)
+	out = append(out, b.manyVerdicts(plainRow)...)
 	out = append(out, b.metricsVerdicts()...)
 	for _, kind := range []string{"cookie", "bearer"} {
 		small, big := b.find(kind+"-1k"), b.find(kind+"-8k")
@@ -281,13 +282,18 @@ func (b *bench) report() error {
 		w("")
 		w("%s", b.peerNote)
 	}
+	b.writeCold(w)
 	w("")
 	w("Memory (RSS from /proc, live heap = HeapAlloc after a forced GC from Traefik's pprof, goroutines from pprof):")
 	w("")
 	w("| process | state | RSS MiB | live heap MiB | goroutines |")
 	w("|---|---|---|---|---|")
 	for _, p := range b.memProcs {
-		for _, s := range []memSample{p.idle, p.loaded} {
+		samples := []memSample{p.idle, p.loaded}
+		if p.many != nil {
+			samples = append(samples, *p.many)
+		}
+		for _, s := range samples {
 			w("| %s | %s | %.1f | %.1f | %d |", p.label, s.label, kib(s.rssKiB), mib(s.heapBytes), s.goroutines)
 		}
 	}

@@ -32,6 +32,8 @@ type expectation struct {
 	cookies bool   // the session cookie may reach the upstream (rows without the plugin)
 	path    string // the row's path prefix; requests elsewhere (stragglers of the previous run) are not judged
 	header  string // the identity header; default X-Forwarded-User (the oauth2-proxy row: X-Auth-Request-User)
+	// userPrefix, when set, replaces user: the identity starts with it (many-user rows: a subject per session)
+	userPrefix string
 }
 
 var upstreamBody = []byte("ok\n")
@@ -70,6 +72,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user := r.Header.Get(hn)
 	name, hasName := r.Header["X-Forwarded-Name"]
 	ok := user == e.user
+	if e.userPrefix != "" {
+		ok = strings.HasPrefix(user, e.userPrefix) && len(user) > len(e.userPrefix)
+	}
 	if e.nameLen < 0 {
 		ok = ok && !hasName
 	} else {

@@ -26,6 +26,8 @@ type wrkOptions struct {
 	duration       time.Duration
 	timeout        time.Duration
 	headers        []string // "Name: value"
+	script         string   // a Lua script (-s), with its arguments
+	scriptArgs     []string
 }
 
 // runWrk runs wrk against url and parses its report.
@@ -38,7 +40,13 @@ func runWrk(ctx context.Context, o wrkOptions, url string) (wrkResult, error) {
 	for _, h := range o.headers {
 		args = append(args, "-H", h)
 	}
+	if o.script != "" {
+		args = append(args, "-s", o.script)
+	}
 	args = append(args, url)
+	if o.script != "" {
+		args = append(append(args, "--"), o.scriptArgs...)
+	}
 	cmd := exec.CommandContext(ctx, "wrk", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
