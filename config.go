@@ -833,7 +833,7 @@ func deriveMisc(c *Config, s *settings) error {
 }
 
 // deriveCacheMemory reads cacheMemory: MiB that each cache of the configuration (sessions, bearer tokens, Descope
-// session JWTs) may hold, by the cache's estimate (entryBytes); 64 by default. A whole number from 1 to 65536.
+// session JWTs) may hold, by the cache's estimate (entryBytes); 128 by default. A whole number from 1 to 65536.
 func deriveCacheMemory(c *Config, s *settings) error {
 	s.cacheBytes = defaultCacheMemory
 	if c.CacheMemory == "" {
@@ -841,7 +841,7 @@ func deriveCacheMemory(c *Config, s *settings) error {
 	}
 	mib, err := strconv.Atoi(strings.TrimSuffix(c.CacheMemory, "Mi"))
 	if err != nil || mib < 1 || mib > 65536 {
-		return fmt.Errorf("cacheMemory: %q is not a whole number of MiB from 1 to 65536 (e.g. 64)", c.CacheMemory)
+		return fmt.Errorf("cacheMemory: %q is not a whole number of MiB from 1 to 65536 (e.g. 128)", c.CacheMemory)
 	}
 	s.cacheBytes = int64(mib) << 20
 	return nil

@@ -16,7 +16,8 @@ import (
 )
 
 // Many users (issue 22): rows whose requests each carry the next of N distinct valid credentials, round-robin (wrk
-// with bench/many.lua), each row with a middleware of its own (bench/dynamic.yml), so that rows do not share a cache.
+// with bench/many.lua), each row with a middleware of its own (bench/dynamic.yml: a cookie name of its own), so that
+// rows do not share a cache.
 // Sessions are made offline from one real login (sessionseal: a chain and a subject each); access tokens are minted
 // by the provider in this process, each with its own expiry. Before the load rounds every credential is sent once
 // (firstPass), which is what a cold start costs (each session's first request opens its cookie, each token's first
@@ -64,7 +65,8 @@ func (b *bench) setupManyRows(demo devidp.User) error {
 	b.stops = append(b.stops, func() { _ = os.RemoveAll(dir) })
 	sealer := sessionseal.New(sessionSecret, "session", b.idp.Issuer(), b.idp.ClientID())
 	for _, m := range wanted {
-		header, prefix, e := "Cookie", "_descopeoidc=", expectation{userPrefix: demo.Subject + "-", nameLen: -1}
+		// the row's middleware has a cookie name of its own (bench/dynamic.yml): no per-request cost, a cache of its own
+		header, prefix, e := "Cookie", "_descopeoidc-"+m.name+"=", expectation{userPrefix: demo.Subject + "-", nameLen: -1}
 		var vals []string
 		if m.bearer {
 			header, prefix, e = "Authorization", "Bearer ", expectation{user: demo.Subject, nameLen: -1}
@@ -193,7 +195,7 @@ func (b *bench) coldPhase() error {
 }
 
 // manySessionsSample sends the cookie-n100k row's sessions once each to p's Traefik (whose /cookie-n100k/ router
-// is its /cookie/ middleware) and samples its memory: what that many cached sessions hold.
+// is the /cookie/ middleware under that row's cookie name) and samples its memory: what that many cached sessions hold.
 func (b *bench) manySessionsSample(p *memProc, t *stack.Traefik) error {
 	src := b.find("cookie-n100k")
 	if src == nil {
