@@ -15,7 +15,7 @@ import (
 const (
 	// maxCachedEntries bounds each entry cache by count, beyond its memory bound (cacheMemory): a cache of tiny entries
 	// still visits at most this many when a logout scans it.
-	maxCachedEntries   = 1 << 20
+	maxCachedEntries = 1 << 20
 	// defaultCacheMemory: bytes per cache of a configuration (cacheMemory: MiB), ~160,000 sessions of a user whose
 	// headers forward sub (~820 bytes each, TestEntryBytesEstimate), ~75,000 with a Descope-sized refresh token
 	defaultCacheMemory = 128 << 20
