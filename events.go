@@ -51,7 +51,7 @@ func (l *logger) event(r *http.Request, name string, d *sessionData, reason stri
 	}
 	fields := []string{"event", name}
 	if d != nil {
-		sub := sessionClaim(d, "sub")
+		sub := d.Sub // a thin session's (thinSession)
 		if !d.Thin {
 			sub = claimString(d.Claims, "sub")
 		}

@@ -48,9 +48,11 @@ func refreshPoint(issued, expiry, margin int64) int64 {
 // refresh renews the session's tokens. It returns the entry to continue with, or nil when it has already answered
 // the request.
 func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string, e *entry, now int64) *entry {
-	if e.claimsDue && !m.canRefresh(key, e) { // claims missing and nothing to refresh with: a new sign-in
-		m.unauthenticated(w, r)
-		return nil
+	if e.claimsDue { // claims missing and nothing to refresh with: a new sign-in
+		if d := m.sm.session(key, e); d == nil || d.RefreshToken == "" {
+			m.unauthenticated(w, r)
+			return nil
+		}
 	}
 	// claimsDue: claims this middleware reads are missing; the request waits for them as for expired tokens
 	valid := now < e.data.Expiry && !e.claimsDue
@@ -63,12 +65,7 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 		}
 		return nil
 	}
-	d := m.sm.session(key, e) // the refresh token and claims, from the cookie for a thin entry
-	if d == nil {
-		m.refuseSession(w, r)
-		return nil
-	}
-	f := m.sm.beginRefresh(key, e, d, now)
+	f := m.sm.beginRefresh(key, e, now)
 	if f == nil {
 		if valid {
 			return e
@@ -81,12 +78,6 @@ func (m *Middleware) refresh(w http.ResponseWriter, r *http.Request, key string,
 	}
 	<-f.done // not a select with r.Context().Done(): see provider.get (Yaegi); the refresh is bounded by httpTimeout
 	return m.refreshed(w, r, f, e)
-}
-
-// canRefresh reports whether e's session holds a refresh token.
-func (m *Middleware) canRefresh(key string, e *entry) bool {
-	d := m.sm.session(key, e)
-	return d != nil && d.RefreshToken != ""
 }
 
 // refreshed answers a request whose tokens (those of e) had expired with the outcome of the refresh it waited for,

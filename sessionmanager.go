@@ -54,18 +54,13 @@ func newSessionManager(s *settings, log *logger, reg *sessionRegistry, cache *en
 // starts one in a goroutine of its
 // own (bounded by httpTimeout) with e cached as pending meanwhile. It returns nil when maxRefreshes are in flight
 // already: a provider that hangs must not pile up goroutines without bound.
-//
-// d is e's session whole (session): the refresh reads its tokens and claims, the cache keeps what it kept.
-func (sm *sessionManager) beginRefresh(key string, e *entry, d *sessionData, now int64) *refreshFlight {
+func (sm *sessionManager) beginRefresh(key string, e *entry, now int64) *refreshFlight {
 	f, leader := sm.reg.joinRefresh(e.data.ID, maxRefreshes)
 	if f != nil && leader {
 		pending := sm.pendingRefresh(key, e, now)
-		full := new(entry)
-		*full = *e
-		full.data = d
 		// A func literal, not `go sm.runRefresh(...)`: Yaegi makes a method value for a go or defer statement and
 		// builds its reflect type lazily, racily when many requests start refreshes at once (YAEGI.md).
-		go func() { sm.runRefresh(key, full, pending, f) }()
+		go func() { sm.runRefresh(key, e, pending, f) }()
 	}
 	return f
 }
@@ -164,11 +159,19 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 		f.rep = rep
 		return
 	}
+	// The session whole (its refresh token and claims): for a thin entry, read from its cookie here, by the leader
+	// alone and off the request path. The cache keeps its own form (settleRefresh).
+	full := *e
+	if full.data = sm.session(key, e); full.data == nil {
+		f.err = fmt.Errorf("%w: the cached session's cookie no longer opens", errRefreshedToken)
+		sm.settleRefresh(key, e, pending, f, sm.mw.now().Unix())
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), httpTimeout)
-	rep, err := sm.renewShared(ctx, e) // once across replicas with a shared store: sharedsessions.go
+	rep, err := sm.renewShared(ctx, &full) // once across replicas with a shared store: sharedsessions.go
 	cancel()
 	f.rep, f.err = rep, err
-	sm.settleRefresh(key, e, pending, f, sm.mw.now().Unix())
+	sm.settleRefresh(key, &full, pending, f, sm.mw.now().Unix())
 }
 
 // settleRefresh records a refresh's outcome in the cache, in place of pending: the old cookie points to the new
@@ -177,7 +180,7 @@ func (sm *sessionManager) runRefresh(key string, e, pending *entry, f *refreshFl
 // path.
 func (sm *sessionManager) settleRefresh(key string, e, pending *entry, f *refreshFlight, now int64) {
 	old := *e
-	old.data = pending.data // e holds the session whole (beginRefresh); the cache keeps its own form of it
+	old.data = pending.data // e may hold the session whole (runRefresh); the cache keeps its own form of it
 	switch {
 	case f.err == nil:
 		count(sm.met, mRefreshOK)

@@ -78,8 +78,8 @@ func TestBeginRefreshOneFlight(t *testing.T) {
 	before := len(f.tokenRequests())
 	release := f.hold()
 	now := f.clock.Now().Unix()
-	f1 := m.sm.beginRefresh(key, e, m.sm.session(key, e), now)
-	f2 := m.sm.beginRefresh(key, e, m.sm.session(key, e), now)
+	f1 := m.sm.beginRefresh(key, e, now)
+	f2 := m.sm.beginRefresh(key, e, now)
 	if f1 == nil || f1 != f2 {
 		t.Fatalf("flights %p and %p, want one shared flight", f1, f2)
 	}
@@ -109,7 +109,7 @@ func TestBeginRefreshBounded(t *testing.T) {
 		sm.reg.flights["flight-"+strconv.Itoa(i)] = &refreshFlight{done: make(chan struct{})}
 	}
 	d, raw := sealedSession(t, sm, "chain-3")
-	if fl := sm.beginRefresh(sm.sessionKey(raw), &entry{data: d}, d, sm.mw.now().Unix()); fl != nil {
+	if fl := sm.beginRefresh(sm.sessionKey(raw), &entry{data: d}, sm.mw.now().Unix()); fl != nil {
 		t.Errorf("beginRefresh with %d refreshes in flight returned a flight, want nil", maxRefreshes)
 	}
 	time.Sleep(50 * time.Millisecond)

@@ -57,7 +57,7 @@ func everyMethod() []any {
 	var r26 *usedStates
 	return []any{
 		r0.ServeHTTP, r0.accessTokenClaims, r0.addStepUpClaims, r0.admitSession, r0.adopt, r0.buildVerifiers,
-		r0.callbackError, r0.canRefresh, r0.checkCallbackIssuer, r0.checkIntrospected, r0.checkStepUpIDToken,
+		r0.callbackError, r0.checkCallbackIssuer, r0.checkIntrospected, r0.checkStepUpIDToken,
 		r0.checkVerifiedEmail, r0.collect, r0.collectClaims, r0.covers, r0.currentSession, r0.descopeEntry,
 		r0.doRefresh, r0.event, r0.eventRefused, r0.exchange, r0.exchangeFailed, r0.finishStepUp, r0.forbidden,
 		r0.forwardedClaims, r0.handleBackchannelLogout, r0.handleCallback, r0.handleFrontchannelLogout,
