@@ -1,6 +1,10 @@
 package benchmarks
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,8 +41,11 @@ func (x *h) ServeHTTP(w http.ResponseWriter, r *http.Request) { x.next.ServeHTTP
 
 // BenchmarkInterpretedHeap is the live heap (after GC) that one interpreter holds once Traefik's loader has loaded
 // a plugin and built one middleware from it, in MiB: the Yaegi floor (bench/passthrough, Traefik's stdlib symbols),
-// the vendored jwt/v5 alone, and descopeoidc (its own code plus jwt/v5). It is what the RSS target of `make bench`
-// weighs: Go's GC lets the heap grow to about twice the live heap.
+// the vendored jwt/v5 alone, and descopeoidc (its own code plus jwt/v5). It is what the idle RSS target of `make
+// bench` weighs: Go's GC lets the heap grow to about twice the live heap. It also reports the size of the code the
+// interpreter compiled, in Go syntax nodes (go/ast, the files Yaegi loads: no tests), and the live heap per node:
+// Yaegi keeps a node of ~320 bytes (interp.node) per syntax node, plus scopes, types and closures, so the idle
+// memory grows with the code, and a change that adds code shows what it costs here.
 //
 //	go test -run '^$' -bench InterpretedHeap -benchtime 3x ./benchmarks/
 func BenchmarkInterpretedHeap(b *testing.B) {
@@ -46,22 +53,28 @@ func BenchmarkInterpretedHeap(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	cfg := mustFixture(b).config(nil) // before measuring: the fixture holds an interpreter of its own
+	passDir := filepath.Join(harness.RepoRoot(), "bench", "passthrough")
 	plugins := []struct {
-		name string
-		load func() (*harness.Yaegi, error)
-		cfg  map[string]any
+		name, dir string
+		load      func() (*harness.Yaegi, error)
+		cfg       map[string]any
 	}{
-		{"passthrough", func() (*harness.Yaegi, error) {
-			return harness.LoadLocal("yaegi", filepath.Join(harness.RepoRoot(), "bench", "passthrough"), "github.com/traefik-descope/passthrough", "passthrough")
+		{"passthrough", passDir, func() (*harness.Yaegi, error) {
+			return harness.LoadLocal("yaegi", passDir, "github.com/traefik-descope/passthrough", "passthrough")
 		}, map[string]any{}},
-		{"jwt-only", func() (*harness.Yaegi, error) {
+		{"jwt-only", jwtDir, func() (*harness.Yaegi, error) {
 			return harness.LoadLocal("yaegi", jwtDir, "example.com/jwtonly", "jwtonly")
 		}, map[string]any{}},
-		{"descopeoidc", func() (*harness.Yaegi, error) {
+		{"descopeoidc", harness.RepoRoot(), func() (*harness.Yaegi, error) {
 			return harness.LoadLocal("yaegi", harness.RepoRoot(), harness.ModuleName, harness.PluginName)
-		}, nil},
+		}, cfg}, // the provider only answers discovery, after New
 	}
 	for _, p := range plugins {
+		nodes, err := syntaxNodes(p.dir)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(p.name, func(b *testing.B) {
 			var total float64
 			for i := 0; i < b.N; i++ {
@@ -70,20 +83,46 @@ func BenchmarkInterpretedHeap(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				cfg := p.cfg
-				if cfg == nil {
-					cfg = mustFixture(b).config(nil) // the provider only answers discovery, after New
-				}
-				h, err := y.Build(cfg, noop, "heap")
+				h, err := y.Build(p.cfg, noop, "heap")
 				if err != nil {
 					b.Fatal(err)
 				}
 				total += liveHeapMiB() - before
 				runtime.KeepAlive(h)
 			}
-			b.ReportMetric(total/float64(b.N), "live-MiB")
+			live := total / float64(b.N)
+			b.ReportMetric(live, "live-MiB")
+			b.ReportMetric(float64(nodes), "ast-nodes")
+			b.ReportMetric(live*(1<<20)/float64(nodes), "live-B/node")
 		})
 	}
+}
+
+// syntaxNodes counts the go/ast nodes of the Go files Yaegi loads for the plugin in dir: its own files and those of
+// its vendored packages, without tests.
+func syntaxNodes(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if filepath.Dir(rel) != "." && !strings.HasPrefix(rel, "vendor"+string(filepath.Separator)) {
+			return nil // another package (the repository's integration module, examples): not loaded
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(x ast.Node) bool {
+			if x != nil {
+				n++
+			}
+			return true
+		})
+		return nil
+	})
+	return n, err
 }
 
 func liveHeapMiB() float64 {
