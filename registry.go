@@ -18,13 +18,15 @@ import (
 // share one entry cache (policyKey), so a reload neither empties nor duplicates it.
 //
 // Registries are shared at package level, built lazily by New (no I/O, no goroutine) and bounded: maxRegistries
-// registries, maxPolicies caches each. A configuration pushed out of the bound keeps working with what it holds; it
-// is only no longer shared with instances built after it.
+// registries, maxPolicies caches each, the least recently built going first (Traefik builds every instance again on
+// each reload, so what is configured stays and what was removed goes). A configuration pushed out of the bound keeps
+// working with what it holds; it is only no longer shared with instances built after it, which start a registry of
+// their own (and do not see the logouts and refreshes of the old one).
 type sessionRegistry struct {
 	mu       sync.Mutex
 	chains   map[string]chainMark      // by chain ID (sessionData.ID)
 	flights  map[string]*refreshFlight // by chain ID: the refresh in flight
-	policies []*policyCache            // oldest first
+	policies []*policyCache            // least recently built first (policyFor)
 	needed   []string                  // every claim some policy keeps (claims.go), sorted, sub left out
 	states   *usedStates               // login states redeemed, and logout tokens' jti (backchannel.go)
 	// Provider-initiated logouts (backchannel.go): a session whose sid is here, or whose sub is here and which was
@@ -33,6 +35,9 @@ type sessionRegistry struct {
 	revokedSids map[string]int64
 	revokedSubs map[string]subRevocation
 	shared      *storeState // with a shared store (redis): sharedsessions.go; nil otherwise
+	// built is registries.clock when New last asked for this registry (registryFor): past the bound, the registry
+	// built least recently goes. Guarded by registries.mu.
+	built uint64
 }
 
 // subRevocation: the sessions of a user made at or before at are refused until until.
@@ -57,8 +62,9 @@ const (
 )
 
 var registries = struct {
-	mu sync.Mutex
-	m  map[string]*sessionRegistry
+	mu    sync.Mutex
+	m     map[string]*sessionRegistry
+	clock uint64 // counts registryFor calls: sessionRegistry.built
 }{m: map[string]*sessionRegistry{}}
 
 func newSessionRegistry() *sessionRegistry {
@@ -82,21 +88,33 @@ func registryFor(s *settings) *sessionRegistry {
 	key := digest(s.issuer, s.clientID, s.cookieName, s.secretsID, s.storeID)
 	registries.mu.Lock()
 	defer registries.mu.Unlock()
+	registries.clock++
 	if g := registries.m[key]; g != nil {
+		g.built = registries.clock
 		return g
 	}
 	if len(registries.m) >= maxRegistries {
-		for k := range registries.m { // an arbitrary one: the instances holding it keep it
-			delete(registries.m, k)
-			break
-		}
+		dropLeastRecentRegistry() // the instances holding it keep it
 	}
 	g := newSessionRegistry()
+	g.built = registries.clock
 	if s.store != nil {
 		g.shared = newStoreState(s.store, int64(s.maxAge/time.Second))
 	}
 	registries.m[key] = g
 	return g
+}
+
+// dropLeastRecentRegistry forgets the registry New asked for least recently, with registries.mu held: a scan of at
+// most maxRegistries, when a new registry would pass the bound (New only).
+func dropLeastRecentRegistry() {
+	oldest, least := "", ^uint64(0)
+	for k, g := range registries.m {
+		if g.built < least {
+			oldest, least = k, g.built
+		}
+	}
+	delete(registries.m, oldest)
 }
 
 // policyKey identifies a configuration: instances built from the same one (several routers, reloads) derive the same
@@ -115,8 +133,9 @@ func policyKey(c *Config) string {
 func (g *sessionRegistry) policyFor(key string, needed []string, maxBytes int64) *policyCache {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, p := range g.policies {
+	for i, p := range g.policies {
 		if key != "" && p.key == key {
+			g.policies = movedLast(g.policies, i) // least recently built first: the next to go past the bound
 			return p
 		}
 	}
@@ -128,6 +147,14 @@ func (g *sessionRegistry) policyFor(key string, needed []string, maxBytes int64)
 	g.policies = append(g.policies, p)
 	g.needed = unionNeeded(g.policies)
 	return p
+}
+
+// movedLast returns a copy of ps with ps[i] moved to the end (a copy: caches() and unionNeeded may hold ps).
+func movedLast(ps []*policyCache, i int) []*policyCache {
+	out := make([]*policyCache, 0, len(ps))
+	out = append(out, ps[:i]...)
+	out = append(out, ps[i+1:]...)
+	return append(out, ps[i])
 }
 
 // unionNeeded is the sorted union of what the policies keep: a session sealed by one middleware carries what every

@@ -190,6 +190,35 @@ func TestRegistryBounds(t *testing.T) {
 	}
 }
 
+// TestRegistryBoundKeepsWhatIsBuilt: past either bound, what New built least recently goes, never a configuration
+// Traefik keeps building (every reload builds each instance again). Before, an arbitrary registry went: an instance
+// built after it (another router, a reload) got a registry of its own and accepted a cookie logged out at the first
+// (integration/adversarial TestOldCookieAfterRefresh caught it in CI, with 27 registries evicted in that package).
+func TestRegistryBoundKeepsWhatIsBuilt(t *testing.T) {
+	kept := &settings{issuer: "https://kept.example", clientID: "kept"}
+	g := registryFor(kept)
+	for i := 0; i < 20*maxRegistries; i++ { // with an arbitrary victim, kept would survive this with p < 1e-6
+		registryFor(&settings{issuer: "https://lru.example", clientID: strconv.Itoa(i)})
+		if i%(maxRegistries/4) == 0 {
+			if registryFor(kept) != g {
+				t.Fatalf("the registry of a configuration built every %d registries was dropped after %d", maxRegistries/4, i)
+			}
+		}
+	}
+
+	r := newSessionRegistry()
+	p0 := r.policyFor("p0", nil, defaultCacheMemory)
+	for i := 1; i <= 4*maxPolicies; i++ {
+		r.policyFor("p"+strconv.Itoa(i), nil, defaultCacheMemory)
+		if i%(maxPolicies/2) == 0 && r.policyFor("p0", nil, defaultCacheMemory) != p0 {
+			t.Fatalf("the policy built every %d policies was dropped after %d", maxPolicies/2, i)
+		}
+	}
+	if n := len(r.caches()); n != maxPolicies {
+		t.Errorf("%d policies, limit %d", n, maxPolicies)
+	}
+}
+
 // TestSessionMadeBeforeAPolicyGetsItsClaims: a session sealed before a middleware that reads more claims was
 // configured (a reload added it) lacks them. That middleware has the session refreshed, the request waiting for it,
 // instead of serving it without them: the admin gets 200, not 403, after one refresh grant.
