@@ -47,7 +47,6 @@ type entry struct {
 	// then the fast paths (sessionHit, bearerHit) may serve it as it is. It folds five checks into one comparison,
 	// which under Yaegi saves about a dozen allocations per request (BenchmarkYaegiOps CondFull vs CondOne).
 	hitUntil time.Duration
-	size     int64 // entryBytes, set as it is first cached
 }
 
 // unixEpoch: m.since(unixEpoch) < e.hitUntil is now.Unix() < the first of refreshAt, endAt and seenAt (whole
@@ -113,7 +112,7 @@ type entryCache struct {
 	m        map[string]*entry
 	max      int
 	maxBytes int64
-	bytes    int64 // entryBytes of what m holds
+	bytes    int64 // entryBytes of what m holds (entries are immutable once cached: derived again when one goes)
 	// evictions counts the entries evict drops (descopeoidc_cache_evictions_total), nil when not counted: metrics.go
 	evictions *uint64
 }
@@ -185,16 +184,14 @@ func (c *entryCache) put(key string, e *entry, now int64) {
 // would be passed.
 func (c *entryCache) store(key string, e *entry) {
 	settle(e)
-	if e.size == 0 { // entries are immutable once cached: one cached again has its size already
-		e.size = entryBytes(key, e)
-	}
+	size := entryBytes(key, e)
 	if old := c.m[key]; old != nil {
-		c.bytes -= old.size
-	} else if len(c.m) >= c.max || c.bytes+e.size > c.maxBytes {
-		c.evict(e.size)
+		c.bytes -= entryBytes(key, old)
+	} else if len(c.m) >= c.max || c.bytes+size > c.maxBytes {
+		c.evict(size)
 	}
 	c.m[key] = e
-	c.bytes += e.size
+	c.bytes += size
 }
 
 // evict makes room for an entry of size bytes: it drops arbitrary entries (Go's map order) until the cache holds at
@@ -209,7 +206,7 @@ func (c *entryCache) evict(size int64) {
 			break
 		}
 		delete(c.m, k)
-		c.bytes -= v.size
+		c.bytes -= entryBytes(k, v)
 		dropped++
 	}
 	if c.evictions != nil && dropped > 0 {
@@ -226,7 +223,7 @@ func (c *entryCache) remove(key string) {
 // drop removes key's entry, with c.mu held.
 func (c *entryCache) drop(key string) {
 	if e := c.m[key]; e != nil {
-		c.bytes -= e.size
+		c.bytes -= entryBytes(key, e)
 		delete(c.m, key)
 	}
 }

@@ -51,11 +51,7 @@ func (l *logger) event(r *http.Request, name string, d *sessionData, reason stri
 	}
 	fields := []string{"event", name}
 	if d != nil {
-		sub := d.Sub // a thin session's (thinSession)
-		if !d.Thin {
-			sub = claimString(d.Claims, "sub")
-		}
-		fields = append(fields, "sub", sub)
+		fields = append(fields, "sub", sessionClaim(d, "sub")) // thin or whole (session.go)
 		if d.ID != "" {
 			fields = append(fields, "session", chainDigest(d.ID))
 		}
@@ -92,18 +88,6 @@ func (m *Middleware) sealedSession(cookie string) *sessionData {
 		return nil
 	}
 	return d
-}
-
-// claimString is claim key of c as a string ("" when absent).
-func claimString(c map[string]any, key string) string {
-	v, ok := c[key]
-	if !ok || v == nil {
-		return ""
-	}
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return fmt.Sprint(v)
 }
 
 // chainDigest names a session chain in the log: the first 16 hex digits of the SHA-256 of its ID, "" for none.

@@ -273,7 +273,6 @@ func TestBearerTokensVerifiedOncePerConfiguration(t *testing.T) {
 	marked := *routerA.bearers.get(key) // what router B serves if it reads router A's verification
 	marked.values = []string{"verified-by-router-a"}
 	marked.names = []string{"X-Forwarded-User"}
-	marked.size = 0
 	routerA.bearers.put(key, &marked, f.clock.Now().Unix())
 	if rec := serve(routerB, bearerRequest(tok)); rec.Code != http.StatusOK || upB.last().Get("X-Forwarded-User") != "verified-by-router-a" {
 		t.Errorf("router B: status %d, user %q: want router A's cached verification", rec.Code, upB.last().Get("X-Forwarded-User"))
